@@ -1,0 +1,173 @@
+"""mailhub settings: every value comes from the environment (or a .env file) with a safe default.
+
+Each setting read here is documented in `.env.example`.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# The development key is flagged by the `mailhub.W002` check and Django's deploy checks.
+DEV_SECRET_KEY = "django-insecure-mailhub-development-key-do-not-use-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_rq",
+    "mailhub.apps.MailhubConfig",
+    "recipients",
+    "campaigns",
+    "queueing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mailhub.urls"
+WSGI_APPLICATION = "mailhub.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and several workers share one file: WAL lets readers run beside a writer,
+    # IMMEDIATE takes the write lock at BEGIN (no deadlocking lock upgrades), and the timeout
+    # makes a writer wait for the lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=30.0),
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Security (on by default whenever DEBUG is off) ----------------------------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The load balancer's health probe and internal callers may use plain HTTP on this path.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Redis and RQ --------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+RQ_QUEUES = {
+    "transactional": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+    "bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
+}
+# The worker class runs the reconciler between jobs, so `rqworker` needs no companion process.
+RQ = {"WORKER_CLASS": "queueing.worker.MailhubWorker"}
+RQ_SHOW_ADMIN_LINK = True
+
+# --- Resend --------------------------------------------------------------------------------
+RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
+RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com").rstrip("/")
+# Seconds to wait for Resend to connect / to answer; no request is ever made without both.
+RESEND_CONNECT_TIMEOUT = env.float("RESEND_CONNECT_TIMEOUT", default=5.0)
+RESEND_READ_TIMEOUT = env.float("RESEND_READ_TIMEOUT", default=20.0)
+# Requests per second for the whole fleet (Resend limits requests, not emails); 0 = no limit.
+RESEND_RATE_LIMIT = env.float("RESEND_RATE_LIMIT", default=2.0)
+# Extra spacing between requests, as a share of 1/rate, so network jitter cannot push two
+# requests into one window as Resend sees it.
+RESEND_RATE_LIMIT_MARGIN = env.float("RESEND_RATE_LIMIT_MARGIN", default=0.05)
+
+# --- mailhub -------------------------------------------------------------------------------
+MAILHUB_DEFAULT_FROM = env.str("MAILHUB_DEFAULT_FROM", default="mailhub <mailhub@example.com>")
+# Sender domains that `from` must use; empty means any domain.
+MAILHUB_ALLOWED_SENDER_DOMAINS = [
+    d.lower() for d in env.list("MAILHUB_ALLOWED_SENDER_DOMAINS", default=[])
+]
+# Resend accepts up to 40 MB per email after base64 encoding; keep well under it.
+MAILHUB_MAX_ATTACHMENTS_BYTES = env.int("MAILHUB_MAX_ATTACHMENTS_BYTES", default=10 * 1024 * 1024)
+MAILHUB_MAX_ATTEMPTS = env.int("MAILHUB_MAX_ATTEMPTS", default=8)
+MAILHUB_RETRY_BASE_SECONDS = env.float("MAILHUB_RETRY_BASE_SECONDS", default=5.0)
+MAILHUB_RETRY_MAX_SECONDS = env.float("MAILHUB_RETRY_MAX_SECONDS", default=1800.0)
+# How long a worker's claim on a message lasts before the reconciler may hand it to another.
+MAILHUB_LEASE_SECONDS = env.float("MAILHUB_LEASE_SECONDS", default=60.0)
+MAILHUB_RECONCILE_INTERVAL = env.float("MAILHUB_RECONCILE_INTERVAL", default=5.0)
+# Resend forgets idempotency keys after 24 h; stop retrying with a margin before that.
+MAILHUB_RETRY_WINDOW_SECONDS = env.float("MAILHUB_RETRY_WINDOW_SECONDS", default=23 * 3600)
+MAILHUB_POSTAL_ADDRESS = env.str("MAILHUB_POSTAL_ADDRESS", default="")
+MAILHUB_BASE_URL = env.str("MAILHUB_BASE_URL", default="http://127.0.0.1:8000")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "rq.worker": {"level": env.str("RQ_LOG_LEVEL", default="WARNING")},
+    },
+}

@@ -1,0 +1,220 @@
+"""The Message table is the queue's source of truth; Redis only carries signals about it."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class MessageStatus(models.TextChoices):
+    # Before Resend: mailhub's own queue states.
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENDING = "sending"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    # Resend accepted it; provider events move it on (see PROVIDER_STATUS_RANK).
+    SENT = "sent"
+    DELIVERY_DELAYED = "delivery_delayed"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+# A provider event moves a message only to a higher rank; late events never move it back.
+PROVIDER_STATUS_RANK = {
+    MessageStatus.SENT: 1,
+    MessageStatus.DELIVERY_DELAYED: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.OPENED: 4,
+    MessageStatus.CLICKED: 5,
+    MessageStatus.BOUNCED: 10,
+    MessageStatus.COMPLAINED: 10,
+    MessageStatus.FAILED: 10,
+    MessageStatus.SUPPRESSED: 10,
+}
+
+# Statuses in which the message may still be sent; everything else is final for the queue.
+PENDING_STATUSES = (MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.SENDING)
+
+
+class Priority(models.TextChoices):
+    TRANSACTIONAL = "transactional"
+    BULK = "bulk"
+
+
+class Source(models.TextChoices):
+    ADMIN = "admin"
+    COMMAND = "command"
+    API = "api"
+    CAMPAIGN = "campaign"
+    SERVICE = "service"
+
+
+class FailureCode(models.TextChoices):
+    """Why a message ended as failed, for filtering and for a person deciding what to do."""
+
+    REJECTED = "rejected", "Rejected by Resend (validation)"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted", "Attempts used up"
+    EXPIRED = "expired", "Retry window (24 h) passed"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict", "Idempotency conflict: check by hand"
+    WORKER_LOST = "worker_lost", "Worker lost on the last attempt"
+    RENDER_ERROR = "render_error", "Could not be rendered"
+
+
+class Message(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Sent with every attempt, so Resend accepts this message at most once.
+    idempotency_key = models.CharField(max_length=256, unique=True, editable=False)
+
+    from_email = models.CharField(max_length=512)
+    to = models.JSONField(default=list)
+    cc = models.JSONField(default=list, blank=True)
+    bcc = models.JSONField(default=list, blank=True)
+    reply_to = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=998)
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+
+    priority = models.CharField(
+        max_length=16, choices=Priority.choices, default=Priority.TRANSACTIONAL
+    )
+    status = models.CharField(
+        max_length=20, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
+    failure_code = models.CharField(max_length=32, choices=FailureCode.choices, blank=True)
+    last_error = models.TextField(blank=True)
+
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    # A "sending" claim: who holds it, its token, and when it lapses.
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_by = models.CharField(max_length=255, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    provider_id = models.CharField(max_length=255, blank=True)
+
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SERVICE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+    )
+    recipient = models.ForeignKey(
+        "recipients.Recipient",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Worker and reconciler: due queued rows, transactional first.
+            models.Index(
+                fields=["priority", "next_attempt_at", "id"],
+                condition=Q(status="queued"),
+                name="message_queued_due_idx",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="sending"),
+                name="message_sending_lease_idx",
+            ),
+            models.Index(
+                fields=["scheduled_at"],
+                condition=Q(status="scheduled"),
+                name="message_scheduled_due_idx",
+            ),
+            # Admin: newest first, filtered by status; webhook lookups by Resend's id.
+            models.Index(fields=["status", "-created_at"], name="message_status_created_idx"),
+            models.Index(fields=["-created_at"], name="message_created_idx"),
+            models.Index(
+                fields=["provider_id"], condition=~Q(provider_id=""), name="message_provider_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        to = ", ".join(self.to[:2]) + ("…" if len(self.to) > 2 else "")
+        return f"#{self.pk} {self.subject[:60]} → {to}"
+
+    @property
+    def total_attachment_bytes(self) -> int:
+        return sum(a.size for a in self.attachments.all())
+
+
+class MessageAttachment(models.Model):
+    """A stored attachment; kept in the database so a message and its files commit together."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255, blank=True)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.size} bytes)"
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    ATTEMPT = "attempt"
+    SENT = "sent"
+    RETRY = "retry"
+    RATE_LIMITED = "rate_limited"
+    PAUSED = "paused"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"
+    LEASE_EXPIRED = "lease_expired"
+    PROVIDER = "provider"
+
+
+class MessageEvent(models.Model):
+    """One line of a message's timeline; kept whatever it did to the status."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    # For provider events: Resend's event type, e.g. "email.delivered".
+    provider_event = models.CharField(max_length=64, blank=True)
+    detail = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["message", "created_at"], name="event_message_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.detail[:60]}"

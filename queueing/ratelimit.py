@@ -1,0 +1,130 @@
+"""One request budget for every worker on every machine, kept in Redis.
+
+Resend limits requests per second per team. Instead of a bucket (which allows a burst of a full
+bucket), each request reserves the next free slot on one shared timeline, with slots spaced
+(1 + margin) / rate seconds apart: any one-second window then holds at most `rate` requests as
+the provider sees them, with room for network jitter. Redis' clock is the only clock used, so
+machines with skewed clocks still share one timeline. A 429 moves the whole timeline past its
+retry-after.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+
+from queueing.connection import get_redis
+
+log = logging.getLogger(__name__)
+
+NEXT_SLOT_KEY = "mailhub:ratelimit:next_slot_ms"
+PAUSED_UNTIL_KEY = "mailhub:ratelimit:paused_until_ms"
+PROVIDER_LIMIT_KEY = "mailhub:ratelimit:provider_limit"
+
+# KEYS: next slot, paused-until. ARGV: spacing ms, longest wait ms a caller accepts.
+# Returns the wait in ms for a reserved slot, or -(wait) when the wait is too long (nothing
+# reserved, so a caller that gives up leaves no hole in the timeline).
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local spacing = tonumber(ARGV[1])
+local max_wait = tonumber(ARGV[2])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or 0),
+                      tonumber(redis.call('GET', KEYS[2]) or 0))
+local wait = slot - now
+if wait > max_wait then
+  return tostring(-wait)
+end
+redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', math.ceil(wait + spacing + 60000))
+return tostring(wait)
+"""
+
+# KEYS: paused-until. ARGV: pause ms. Never shortens a longer pause already in place.
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local until_ms = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or 0)
+if until_ms > current then
+  redis.call('SET', KEYS[1], tostring(until_ms), 'PX', math.ceil(tonumber(ARGV[1]) + 1000))
+end
+return tostring(until_ms)
+"""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """`granted`: wait `wait` seconds, then send. Otherwise the budget is further away than the
+    caller accepted and nothing was reserved."""
+
+    granted: bool
+    wait: float
+
+
+def configured_rate() -> float:
+    """Requests per second: RESEND_RATE_LIMIT, lowered to what Resend last announced."""
+    rate = float(settings.RESEND_RATE_LIMIT)
+    if rate <= 0:
+        return 0.0
+    try:
+        announced = get_redis().get(PROVIDER_LIMIT_KEY)
+    except redis.RedisError:
+        announced = None
+    if announced:
+        rate = min(rate, float(announced))
+    return rate
+
+
+def spacing_ms(rate: float) -> float:
+    margin = float(settings.RESEND_RATE_LIMIT_MARGIN)
+    return 1000.0 * (1.0 + margin) / rate
+
+
+def reserve(max_wait: float) -> Reservation:
+    """Reserve the next request slot if it comes within `max_wait` seconds."""
+    rate = configured_rate()
+    if rate <= 0:
+        paused = _paused_for()
+        if paused > max_wait:
+            return Reservation(False, paused)
+        return Reservation(True, paused)
+    result = float(
+        get_redis().eval(
+            _RESERVE, 2, NEXT_SLOT_KEY, PAUSED_UNTIL_KEY, spacing_ms(rate), max_wait * 1000
+        )
+    )
+    if result < 0:
+        return Reservation(False, -result / 1000)
+    return Reservation(True, result / 1000)
+
+
+def acquire(max_wait: float) -> Reservation:
+    """Reserve a slot and sleep until it comes; returns the reservation (granted or not)."""
+    reservation = reserve(max_wait)
+    if reservation.granted and reservation.wait > 0:
+        time.sleep(reservation.wait)
+    return reservation
+
+
+def pause(seconds: float) -> None:
+    """Hold every worker's requests for `seconds` (after a 429 with retry-after)."""
+    get_redis().eval(_PAUSE, 1, PAUSED_UNTIL_KEY, max(seconds, 0.0) * 1000)
+
+
+def observe_provider_limit(limit: float) -> None:
+    """Remember the `ratelimit-limit` Resend announced, if lower than what is configured."""
+    if limit > 0 and (settings.RESEND_RATE_LIMIT <= 0 or limit < settings.RESEND_RATE_LIMIT):
+        try:
+            get_redis().set(PROVIDER_LIMIT_KEY, limit, ex=3600)
+        except redis.RedisError:
+            log.warning("Could not record Resend's announced rate limit")
+
+
+def _paused_for() -> float:
+    raw = get_redis().get(PAUSED_UNTIL_KEY)
+    if not raw:
+        return 0.0
+    redis_seconds, micros = get_redis().time()
+    return max(float(raw) / 1000 - (redis_seconds + micros / 1e6), 0.0)

@@ -1,0 +1,54 @@
+"""A fleet-wide pause on sending, for answers that no retry of one message can fix.
+
+A revoked API key (401/403) or an exhausted daily/monthly quota stops every worker until the
+cause clears, without failing or using up attempts of the messages waiting. The pause lives in
+Redis so every worker on every machine sees it; it says why, for the admin and the logs.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+import redis
+
+from queueing.connection import get_redis
+
+log = logging.getLogger(__name__)
+
+PAUSE_KEY = "mailhub:sending:pause"
+
+
+@dataclass(frozen=True)
+class SendingPause:
+    reason: str
+    until: float  # epoch seconds
+
+    @property
+    def seconds_left(self) -> float:
+        return max(self.until - time.time(), 0.0)
+
+
+def pause_sending(reason: str, seconds: float) -> None:
+    seconds = max(seconds, 1.0)
+    log.error("Sending paused for %.0f s: %s", seconds, reason)
+    value = json.dumps({"reason": reason, "until": time.time() + seconds})
+    try:
+        get_redis().set(PAUSE_KEY, value, px=int(seconds * 1000))
+    except redis.RedisError:
+        log.exception("Could not record the sending pause in Redis")
+
+
+def current_pause() -> SendingPause | None:
+    try:
+        raw = get_redis().get(PAUSE_KEY)
+    except redis.RedisError:
+        return None
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return SendingPause(reason=data["reason"], until=float(data["until"]))
+
+
+def resume_sending() -> None:
+    get_redis().delete(PAUSE_KEY)

@@ -1,0 +1,188 @@
+"""Writes on messages made by entry points: create, cancel, retry by hand.
+
+Every entry point (admin, command, API, campaign fan-out) creates messages through
+`message_create`, so validation and enqueueing are the same whatever the door.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from queueing import validation
+from queueing.enqueue import DeliveryRef, enqueue_on_commit
+from queueing.models import (
+    EventKind,
+    Message,
+    MessageAttachment,
+    MessageEvent,
+    MessageStatus,
+    Priority,
+    Source,
+)
+
+# A schedule this far in the past is a mistake, not "send now".
+SCHEDULE_PAST_TOLERANCE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class AttachmentInput:
+    filename: str
+    content: bytes
+    content_type: str = ""
+
+
+def message_create(
+    *,
+    to: Sequence[str] | str,
+    subject: str,
+    html: str = "",
+    text: str = "",
+    from_email: str | None = None,
+    cc: Sequence[str] | str | None = None,
+    bcc: Sequence[str] | str | None = None,
+    reply_to: Sequence[str] | str | None = None,
+    headers: dict[str, str] | None = None,
+    tags: list[dict[str, str]] | None = None,
+    attachments: Sequence[AttachmentInput] = (),
+    priority: str = Priority.TRANSACTIONAL,
+    scheduled_at: datetime | None = None,
+    source: str = Source.SERVICE,
+    created_by: AbstractBaseUser | None = None,
+    campaign_id: int | None = None,
+    recipient_id: int | None = None,
+    max_attempts: int | None = None,
+) -> Message:
+    """Validate, store and (on commit) enqueue one message. Raises ValidationError, keyed by
+    field, before anything is stored."""
+    now = timezone.now()
+    message = Message(
+        from_email=validation.validate_sender(from_email or settings.MAILHUB_DEFAULT_FROM),
+        to=validation.normalise_addresses(to, "to", required=True),
+        cc=validation.normalise_addresses(cc, "cc"),
+        bcc=validation.normalise_addresses(bcc, "bcc"),
+        reply_to=validation.normalise_addresses(reply_to, "reply_to"),
+        subject=validation.validate_subject(subject),
+        headers=validation.validate_headers(headers),
+        tags=validation.validate_tags(tags),
+        priority=_validate_priority(priority),
+        source=source,
+        created_by=created_by if created_by and created_by.is_authenticated else None,
+        campaign_id=campaign_id,
+        recipient_id=recipient_id,
+        max_attempts=max_attempts or settings.MAILHUB_MAX_ATTEMPTS,
+    )
+    message.html, message.text = validation.validate_body(html, text)
+    files = _validate_attachments(attachments)
+    scheduled_at = _validate_schedule(scheduled_at, now)
+    message.uuid = uuid.uuid4()
+    message.idempotency_key = f"mailhub-message-{message.uuid}"
+    if scheduled_at:
+        message.status, message.scheduled_at = MessageStatus.SCHEDULED, scheduled_at
+    else:
+        message.status, message.queued_at = MessageStatus.QUEUED, now
+
+    with transaction.atomic():
+        message.save()
+        MessageAttachment.objects.bulk_create(
+            MessageAttachment(
+                message=message,
+                filename=f.filename,
+                content_type=f.content_type,
+                content=f.content,
+                size=len(f.content),
+                position=i,
+            )
+            for i, f in enumerate(files)
+        )
+        if scheduled_at:
+            detail = f"scheduled for {scheduled_at.isoformat()}"
+            MessageEvent.objects.create(message=message, kind=EventKind.SCHEDULED, detail=detail)
+        else:
+            MessageEvent.objects.create(message=message, kind=EventKind.QUEUED, detail=source)
+            enqueue_on_commit([DeliveryRef(message.pk, message.priority, 0)])
+    return message
+
+
+def message_cancel(*, message: Message, reason: str = "") -> bool:
+    """Cancel a message that has not been handed to a worker; False if it is too late."""
+    with transaction.atomic():
+        cancelled = Message.objects.filter(
+            pk=message.pk, status__in=(MessageStatus.SCHEDULED, MessageStatus.QUEUED)
+        ).update(status=MessageStatus.CANCELLED, next_attempt_at=None, updated_at=timezone.now())
+        if cancelled:
+            MessageEvent.objects.create(
+                message_id=message.pk, kind=EventKind.CANCELLED, detail=reason or "cancelled"
+            )
+    return bool(cancelled)
+
+
+def message_retry(*, message: Message) -> bool:
+    """Give a failed message a fresh round of attempts (a person's decision, from the admin).
+
+    Refused for idempotency conflicts: Resend may already hold that email."""
+    if message.failure_code == "idempotency_conflict":
+        return False
+    with transaction.atomic():
+        now = timezone.now()
+        updated = Message.objects.filter(pk=message.pk, status=MessageStatus.FAILED).update(
+            status=MessageStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=None,
+            failure_code="",
+            queued_at=now,
+            updated_at=now,
+        )
+        if updated:
+            MessageEvent.objects.create(
+                message_id=message.pk, kind=EventKind.QUEUED, detail="retried by hand"
+            )
+            enqueue_on_commit([DeliveryRef(message.pk, message.priority, 0)])
+    return bool(updated)
+
+
+def _validate_priority(priority: str) -> str:
+    if priority not in Priority.values:
+        raise ValidationError(
+            {"priority": f"Unknown priority {priority!r}: use one of {', '.join(Priority.values)}."}
+        )
+    return priority
+
+
+def _validate_schedule(scheduled_at: datetime | None, now: datetime) -> datetime | None:
+    if scheduled_at is None:
+        return None
+    if timezone.is_naive(scheduled_at):
+        raise ValidationError(
+            {"scheduled_at": "The scheduled time has no time zone: add one, e.g. +00:00."}
+        )
+    if scheduled_at < now - SCHEDULE_PAST_TOLERANCE:
+        raise ValidationError(
+            {"scheduled_at": f"The scheduled time {scheduled_at.isoformat()} is in the past."}
+        )
+    return scheduled_at if scheduled_at > now else None
+
+
+def _validate_attachments(attachments: Sequence[AttachmentInput]) -> list[AttachmentInput]:
+    total = 0
+    for attachment in attachments:
+        if not attachment.filename or validation.has_line_break(attachment.filename):
+            raise ValidationError({"attachments": "Every attachment needs a one-line filename."})
+        if not attachment.content:
+            raise ValidationError({"attachments": f"Attachment {attachment.filename!r} is empty."})
+        total += len(attachment.content)
+    limit = settings.MAILHUB_MAX_ATTACHMENTS_BYTES
+    if total > limit:
+        raise ValidationError(
+            {
+                "attachments": f"Attachments total {total:,} bytes; the limit is {limit:,} bytes "
+                "(MAILHUB_MAX_ATTACHMENTS_BYTES)."
+            }
+        )
+    return list(attachments)

@@ -1,0 +1,160 @@
+"""Checks on what an entry point hands us, before anything is stored.
+
+Every rule raises django.core.exceptions.ValidationError keyed by field, so the admin form,
+the command and the API all show the same message for the same mistake.
+"""
+
+import re
+from collections.abc import Iterable
+from email.utils import parseaddr
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+MAX_RECIPIENTS = 50  # Resend accepts up to 50 addresses in `to` (and in cc, bcc).
+MAX_SUBJECT_LENGTH = 998  # RFC 5322 line length limit.
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+HEADER_NAME_PATTERN = re.compile(r"^[!-9;-~]{1,256}$")  # printable ASCII except ":".
+RESERVED_TAG_NAMES = frozenset({"mailhub_message", "mailhub_campaign"})
+
+
+def has_line_break(value: str) -> bool:
+    return "\r" in value or "\n" in value
+
+
+def normalise_address(value: str, field: str) -> str:
+    """Return `value` as `email@domain` or `Name <email@domain>`, or raise ValidationError."""
+    if not isinstance(value, str):
+        raise ValidationError({field: f"{value!r} is not an email address."})
+    value = value.strip()
+    if not value:
+        raise ValidationError({field: "An email address is empty."})
+    if has_line_break(value):
+        raise ValidationError({field: f"{value!r} contains a line break."})
+    name, address = parseaddr(value)
+    if not address or "@" not in address:
+        raise ValidationError(
+            {
+                field: f"{value!r} is not a valid address: use email@example.com or Name <email@example.com>."
+            }
+        )
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValidationError(
+            {
+                field: f"{value!r} is not a valid address: use email@example.com or Name <email@example.com>."
+            }
+        ) from None
+    local, _, domain = address.rpartition("@")
+    address = f"{local}@{domain.lower()}"
+    return f"{name} <{address}>" if name else address
+
+
+def address_domain(value: str) -> str:
+    return parseaddr(value)[1].rpartition("@")[2].lower()
+
+
+def normalise_addresses(
+    values: str | Iterable[str] | None, field: str, *, required: bool = False
+) -> list[str]:
+    if values is None:
+        values = []
+    elif isinstance(values, str):
+        values = [values]
+    result = [normalise_address(v, field) for v in values if isinstance(v, str) and v.strip()]
+    bad = [v for v in values if not isinstance(v, str)]
+    if bad:
+        raise ValidationError({field: f"{bad[0]!r} is not an email address."})
+    if required and not result:
+        raise ValidationError({field: "At least one recipient is required."})
+    if len(result) > MAX_RECIPIENTS:
+        raise ValidationError(
+            {field: f"{len(result)} addresses given; Resend accepts at most {MAX_RECIPIENTS}."}
+        )
+    return result
+
+
+def validate_sender(value: str) -> str:
+    address = normalise_address(value, "from_email")
+    allowed = settings.MAILHUB_ALLOWED_SENDER_DOMAINS
+    domain = address_domain(address)
+    if allowed and domain not in allowed:
+        raise ValidationError(
+            {
+                "from_email": f"Sender domain {domain!r} is not allowed; use one of: "
+                f"{', '.join(allowed)} (MAILHUB_ALLOWED_SENDER_DOMAINS)."
+            }
+        )
+    return address
+
+
+def validate_subject(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError({"subject": "The subject is empty."})
+    if has_line_break(value):
+        raise ValidationError({"subject": "The subject contains a line break (CR or LF)."})
+    if len(value) > MAX_SUBJECT_LENGTH:
+        raise ValidationError(
+            {
+                "subject": f"The subject is {len(value)} characters; the limit is {MAX_SUBJECT_LENGTH}."
+            }
+        )
+    return value.strip()
+
+
+def validate_body(html: Any, text: Any) -> tuple[str, str]:
+    html = html or ""
+    text = text or ""
+    if not isinstance(html, str) or not isinstance(text, str):
+        raise ValidationError({"html": "html and text must be strings."})
+    if not html.strip() and not text.strip():
+        raise ValidationError({"html": "The message has no body: give html, text or both."})
+    return html, text
+
+
+def validate_headers(value: Any) -> dict[str, str]:
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError({"headers": "Headers must be an object of name → value."})
+    headers: dict[str, str] = {}
+    for name, header_value in value.items():
+        if not isinstance(name, str) or not HEADER_NAME_PATTERN.match(name):
+            raise ValidationError({"headers": f"Header name {name!r} is not a valid header name."})
+        if not isinstance(header_value, str):
+            raise ValidationError({"headers": f"Header {name!r} must have a string value."})
+        if has_line_break(header_value):
+            raise ValidationError({"headers": f"Header {name!r} contains a line break (CR or LF)."})
+        headers[name] = header_value
+    return headers
+
+
+def validate_tags(value: Any) -> list[dict[str, str]]:
+    if not value:
+        return []
+    if isinstance(value, dict):
+        value = [{"name": k, "value": v} for k, v in value.items()]
+    if not isinstance(value, list):
+        raise ValidationError({"tags": "Tags must be a list of {name, value}."})
+    tags = []
+    for tag in value:
+        if not isinstance(tag, dict) or not isinstance(tag.get("name"), str):
+            raise ValidationError({"tags": f"Tag {tag!r} must be an object with name and value."})
+        name, tag_value = tag["name"], tag.get("value", "")
+        if not isinstance(tag_value, str):
+            raise ValidationError({"tags": f"Tag {name!r} must have a string value."})
+        for part in (name, tag_value):
+            if not TAG_PATTERN.match(part):
+                raise ValidationError(
+                    {
+                        "tags": f"Tag {name!r}: {part!r} may only contain ASCII letters, digits, "
+                        "_ and - (1 to 256 characters)."
+                    }
+                )
+        if name in RESERVED_TAG_NAMES:
+            raise ValidationError({"tags": f"Tag name {name!r} is reserved for mailhub."})
+        tags.append({"name": name, "value": tag_value})
+    return tags

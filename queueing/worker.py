@@ -1,0 +1,57 @@
+"""The RQ worker class mailhub's workers run (set as RQ["WORKER_CLASS"] in settings).
+
+It is RQ's forking worker plus one duty: between jobs, and every few seconds while idle, it
+runs the reconciler (at most one pass per interval across the whole fleet, by a Redis lock).
+So `manage.py rqworker transactional bulk --with-scheduler` is all there is to run.
+"""
+
+import logging
+import math
+import time
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from rq import SimpleWorker, Worker
+
+from queueing.reconciler import try_reconcile
+
+log = logging.getLogger(__name__)
+
+
+class ReconcilingWorkerMixin:
+    _next_reconcile_at = 0.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake up at least once per reconcile interval even when no job arrives.
+        return max(1, min(super().dequeue_timeout, math.ceil(settings.MAILHUB_RECONCILE_INTERVAL)))
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        return super().should_run_maintenance_tasks or time.monotonic() >= self._next_reconcile_at
+
+    def run_maintenance_tasks(self) -> None:
+        if super().should_run_maintenance_tasks:
+            super().run_maintenance_tasks()
+        if time.monotonic() >= self._next_reconcile_at:
+            self._next_reconcile_at = time.monotonic() + settings.MAILHUB_RECONCILE_INTERVAL
+            self._reconcile()
+
+    def _reconcile(self) -> None:
+        close_old_connections()
+        try:
+            try_reconcile(owner=self.name)
+        except Exception:
+            # A database restart must not kill the worker; the next pass tries again.
+            log.exception("Reconciler pass failed")
+        finally:
+            # Job processes are forked from this one: they must not inherit an open connection.
+            connections.close_all()
+
+
+class MailhubWorker(ReconcilingWorkerMixin, Worker):
+    """Forks a child per job (RQ's default), so a crashing job cannot take the worker down."""
+
+
+class MailhubSimpleWorker(ReconcilingWorkerMixin, SimpleWorker):
+    """Runs jobs in its own process: for tests and platforms without fork."""

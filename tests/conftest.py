@@ -1,0 +1,151 @@
+"""Fixtures shared by the whole suite: real Redis, the real sandbox, real RQ workers."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from queueing.sandbox import SandboxConfig, SandboxControl, SandboxServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_redis() -> Iterator[redis.Redis]:
+    """Every test starts from an empty (test-only) Redis database."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable at {settings.REDIS_URL}: {exc}. Start Redis first.")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    server = SandboxServer(host="127.0.0.1", port=0, config=SandboxConfig()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer, settings) -> Iterator[SandboxControl]:
+    """The Resend sandbox, emptied and with default behaviour, that mailhub sends to."""
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    control.configure(**SandboxConfig().to_dict())
+    settings.RESEND_API_URL = sandbox_server.url
+    settings.RESEND_API_KEY = "re_test_key"
+    yield control
+    control.reset()
+
+
+def run_worker_burst() -> None:
+    """Run a real RQ worker over both queues until they are empty (in this process)."""
+    from django_rq import get_worker
+
+    worker = get_worker(
+        "transactional", "bulk", worker_class="queueing.worker.MailhubSimpleWorker"
+    )
+    worker.work(burst=True, logging_level="WARNING")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+@pytest.fixture
+def deliver_all() -> Callable[..., None]:
+    """Work the queues (reconciling between rounds, as a worker does) until nothing is pending."""
+    from queueing.models import PENDING_STATUSES, Message
+    from queueing.reconciler import reconcile
+
+    def run(timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            run_worker_burst()
+            if not Message.objects.filter(status__in=PENDING_STATUSES).exists():
+                return
+            if time.monotonic() > deadline:
+                pending = list(
+                    Message.objects.filter(status__in=PENDING_STATUSES).values(
+                        "id", "status", "next_attempt_at", "attempts"
+                    )
+                )
+                pytest.fail(f"messages still pending after {timeout} s: {pending}")
+            time.sleep(0.1)
+            reconcile()
+
+    return run
+
+
+def worker_env(sandbox_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a worker subprocess: the test database, test Redis and the sandbox."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        database_url = f"sqlite:///{db['NAME']}"
+    else:
+        user = db.get("USER") or ""
+        host = db.get("HOST") or "127.0.0.1"
+        port = db.get("PORT") or 5432
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        database_url = f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DATABASE_URL=database_url,
+        TEST_REDIS_URL=settings.REDIS_URL,
+        RESEND_API_URL=sandbox_url,
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+    return env
+
+
+@pytest.fixture
+def start_worker(sandbox: SandboxControl) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start real `manage.py rqworker transactional bulk --with-scheduler` processes."""
+    procs: list[subprocess.Popen] = []
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "manage.py"),
+                "rqworker",
+                "transactional",
+                "bulk",
+                "--with-scheduler",
+            ],
+            env=worker_env(sandbox.url, **extra_env),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

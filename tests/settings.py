@@ -1,0 +1,34 @@
+"""Settings for the test suite: mailhub's settings, with test-only Redis and fast retries.
+
+Tests flush their Redis database, so it defaults to database 15, away from development data.
+Subprocess workers started by tests import this module too.
+"""
+
+import os
+
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+from mailhub.settings import *  # noqa: F403
+from mailhub.settings import BASE_DIR, DATABASES
+
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+RESEND_API_KEY = "re_test_key"
+RESEND_RATE_LIMIT = 0
+RESEND_READ_TIMEOUT = 5.0
+MAILHUB_RETRY_BASE_SECONDS = 0.2
+MAILHUB_RECONCILE_INTERVAL = 1.0
+MAILHUB_LEASE_SECONDS = 6.0
+MAILHUB_POSTAL_ADDRESS = "mailhub test, 1 Test Street, Testville"
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: worker processes started by tests open the same database.
+    _test_db = os.environ.get("TEST_SQLITE_PATH", str(BASE_DIR / "var" / "test-db.sqlite3"))
+    os.makedirs(os.path.dirname(_test_db), exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": _test_db}
