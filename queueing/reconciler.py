@@ -149,11 +149,14 @@ def requeue_orphans() -> int:
     except redis.RedisError as exc:
         log.warning("Reconciler cannot reach Redis, nothing enqueued this pass: %s", exc)
         return 0
+    # Retries (next_attempt_at set) are enqueued by nobody else; fresh rows get a moment for
+    # their on-commit enqueue.
     due = Message.objects.filter(status=MessageStatus.QUEUED).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        Q(next_attempt_at__isnull=True, updated_at__lt=now - FRESH_ROW_GRACE)
+        | Q(next_attempt_at__lte=now)
     )
     rows = list(
-        due.filter(pk__gt=cursor, updated_at__lt=now - FRESH_ROW_GRACE)
+        due.filter(pk__gt=cursor)
         .order_by("pk")
         .values_list("id", "priority", "attempts")[:BATCH]
     )

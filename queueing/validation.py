@@ -158,3 +158,13 @@ def validate_tags(value: Any) -> list[dict[str, str]]:
             raise ValidationError({"tags": f"Tag name {name!r} is reserved for mailhub."})
         tags.append({"name": name, "value": tag_value})
     return tags
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming each bad field and what is wrong with it."""
+    if hasattr(exc, "error_dict"):
+        return " ".join(
+            f"{field}: {' '.join(m for e in errors for m in e.messages)}"
+            for field, errors in exc.error_dict.items()
+        )
+    return " ".join(exc.messages)

@@ -1,0 +1,229 @@
+"""One message's path through real Redis, a real RQ worker and the sandbox over HTTP."""
+
+import hashlib
+import json
+import time
+
+import pytest
+from django.utils import timezone
+
+from queueing import sending_gate
+from queueing.models import EventKind, FailureCode, Message, MessageStatus
+from queueing.payload import build_payload
+from queueing.services import AttachmentInput, message_create
+from recipients.models import Suppression
+from tests.conftest import run_worker_burst
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def send(**overrides) -> Message:
+    fields = {"to": ["ada@example.com"], "subject": "Welcome", "html": "<p>Hi Ada</p>"}
+    fields.update(overrides)
+    return message_create(**fields)
+
+
+def kinds(message: Message) -> list[str]:
+    return list(message.events.values_list("kind", flat=True))
+
+
+def test_message_goes_queued_sending_sent_and_sandbox_holds_it_once(sandbox, deliver_all):
+    message = send(cc=["bob@example.com"], headers={"X-Entity-Ref": "42"})
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert message.attempts == 1
+    assert message.sent_at is not None
+    assert kinds(message) == ["queued", "attempt", "sent"]
+
+    emails = sandbox.emails()
+    assert len(emails) == 1
+    stored = emails[0]
+    assert stored["id"] == message.provider_id
+    assert stored["idempotency_key"] == message.idempotency_key
+    request = stored["request"]
+    assert request["to"] == ["ada@example.com"]
+    assert request["cc"] == ["bob@example.com"]
+    assert request["headers"] == {"X-Entity-Ref": "42"}
+    assert {"name": "mailhub_message", "value": str(message.uuid)} in request["tags"]
+    # Empty fields are left out, never sent as null.
+    assert "bcc" not in request and "text" not in request
+    assert None not in request.values()
+
+
+def test_request_body_is_identical_on_every_attempt(sandbox, deliver_all):
+    message = send(headers={"X-B": "2", "X-A": "1"}, tags=[{"name": "kind", "value": "welcome"}])
+    sandbox.configure(fail_rate=1.0)
+    run_worker_burst()  # attempt 1: a 500, nothing kept
+    sandbox.configure(fail_rate=0.0, drop_rate=1.0)
+    deliver_all_once = run_worker_burst
+    _make_due(message)
+    deliver_all_once()  # attempt 2: accepted, answer lost; the key now holds this body
+    sandbox.configure(drop_rate=0.0)
+    deliver_all()  # attempt 3: a different body would get 409 invalid_idempotent_request
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert message.attempts == 3
+    (email,) = sandbox.emails()
+    # The bytes the sandbox hashed are the bytes mailhub builds from the stored row.
+    rebuilt = json.dumps(build_payload(message)).encode()
+    assert email["raw_body_sha256"] == hashlib.sha256(rebuilt).hexdigest()
+
+
+def _make_due(message: Message) -> None:
+    from queueing.enqueue import DeliveryRef, enqueue_deliveries
+
+    message.refresh_from_db()
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=None)
+    enqueue_deliveries([DeliveryRef(message.pk, message.priority, message.attempts)])
+
+
+def test_500_then_success_gives_one_delivery_and_two_attempts(sandbox, deliver_all):
+    sandbox.configure(fail_rate=1.0)
+    message = send()
+    run_worker_burst()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    assert message.attempts == 1
+    assert "500" in message.last_error
+    assert message.next_attempt_at > timezone.now() - timezone.timedelta(seconds=5)
+
+    sandbox.configure(fail_rate=0.0)
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert message.attempts == 2
+    assert kinds(message) == ["queued", "attempt", "retry", "attempt", "sent"]
+    assert len(sandbox.emails()) == 1
+
+
+def test_422_fails_at_once_without_retry(sandbox, deliver_all):
+    message = send()
+    # The sandbox validates like Resend: an address our rules let through but it refuses.
+    Message.objects.filter(pk=message.pk).update(to=["not an address"])
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert message.failure_code == FailureCode.REJECTED
+    assert message.attempts == 1
+    assert "422" in message.last_error
+    assert sandbox.emails() == []
+
+
+def test_429_waits_for_retry_after_without_using_attempts(sandbox, deliver_all):
+    sandbox.configure(rate_limit_fault_rate=1.0)
+    message = send()
+    run_worker_burst()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    assert message.attempts == 0
+    assert message.next_attempt_at > timezone.now()  # retry-after respected
+    assert EventKind.RATE_LIMITED in kinds(message)
+
+    sandbox.configure(rate_limit_fault_rate=0.0)
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert message.attempts == 1
+    assert len(sandbox.emails()) == 1
+
+
+def test_dropped_answer_then_retry_gives_one_delivery(sandbox, deliver_all):
+    sandbox.configure(drop_rate=1.0)
+    message = send()
+    run_worker_burst()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED  # the worker saw a connection error
+    assert len(sandbox.emails()) == 1  # but Resend (the sandbox) accepted it
+
+    sandbox.configure(drop_rate=0.0)
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    emails = sandbox.emails()
+    assert len(emails) == 1
+    assert message.provider_id == emails[0]["id"]
+
+
+def test_attempts_used_up_fail_the_message(sandbox, deliver_all):
+    sandbox.configure(fail_rate=1.0)
+    message = send(max_attempts=2)
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert message.failure_code == FailureCode.ATTEMPTS_EXHAUSTED
+    assert message.attempts == 2
+
+
+def test_retry_window_of_24_hours_expires_the_message(sandbox, deliver_all):
+    message = send()
+    Message.objects.filter(pk=message.pk).update(
+        first_attempt_at=timezone.now() - timezone.timedelta(hours=23, minutes=1)
+    )
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert message.failure_code == FailureCode.EXPIRED
+    assert sandbox.emails() == []
+
+
+def test_idempotency_conflict_is_held_for_a_person(sandbox, deliver_all):
+    message = send()
+    deliver_all()
+    # Another body under the same key: what a changed render would do.
+    Message.objects.filter(pk=message.pk).update(
+        status=MessageStatus.QUEUED, subject="Changed", attempts=0
+    )
+    from queueing.enqueue import DeliveryRef, enqueue_deliveries
+
+    enqueue_deliveries([DeliveryRef(message.pk, message.priority, 0)])
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.FAILED
+    assert message.failure_code == FailureCode.IDEMPOTENCY_CONFLICT
+    assert "will not send this message again" in message.last_error
+    assert len(sandbox.emails()) == 1
+
+
+def test_bad_api_key_pauses_sending_and_fails_nothing(sandbox, settings):
+    sandbox.configure(api_key="re_the_right_key")
+    first, second = send(), send(to=["bob@example.com"])
+    run_worker_burst()
+    for message in (first, second):
+        message.refresh_from_db()
+        assert message.status == MessageStatus.QUEUED
+        assert message.attempts == 0
+    pause = sending_gate.current_pause()
+    assert pause is not None and "RESEND_API_KEY" in pause.reason
+    # Only one request was made: the second message waited behind the pause.
+    assert len([r for r in sandbox.requests() if r["path"] == "/emails"]) == 1
+
+    sandbox.configure(api_key=None)
+    sending_gate.resume_sending()
+    Message.objects.update(next_attempt_at=None)
+    from queueing.reconciler import reconcile
+
+    time.sleep(3.1)  # past the reconciler's grace for fresh rows
+    reconcile()
+    run_worker_burst()
+    assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.SENT}
+
+
+def test_suppressed_address_is_not_sent(sandbox, deliver_all):
+    Suppression.objects.create(email="gone@example.com", reason=Suppression.Reason.HARD_BOUNCE)
+    message = send(to=["Gone <Gone@example.com>"])
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SUPPRESSED
+    assert message.attempts == 0
+    assert "Hard bounce" in message.last_error
+    assert sandbox.emails() == []
+
+
+def test_attachments_reach_the_sandbox(sandbox, deliver_all):
+    send(attachments=[AttachmentInput("hello.txt", b"hello", "text/plain")])
+    deliver_all()
+    (email,) = sandbox.emails()
+    assert email["request"]["attachments"] == [
+        {"filename": "hello.txt", "content": "aGVsbG8=", "content_type": "text/plain"}
+    ]
