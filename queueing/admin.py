@@ -184,7 +184,9 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected queued or scheduled messages")
     def cancel_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        cancelled = sum(message_cancel(message=m, reason="cancelled in the admin") for m in queryset)
+        cancelled = sum(
+            message_cancel(message=m, reason="cancelled in the admin") for m in queryset
+        )
         skipped = queryset.count() - cancelled
         self.message_user(request, f"{cancelled} message(s) cancelled.", messages.SUCCESS)
         if skipped:

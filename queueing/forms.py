@@ -51,7 +51,7 @@ class ComposeForm(forms.Form):
     scheduled_at = forms.DateTimeField(
         required=False,
         label="Send at",
-        help_text="Leave empty to send now. Time zone: %s." % settings.TIME_ZONE,
+        help_text=f"Leave empty to send now. Time zone: {settings.TIME_ZONE}.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     attachments = MultipleFileField(required=False)

@@ -156,9 +156,7 @@ def requeue_orphans() -> int:
         | Q(next_attempt_at__lte=now)
     )
     rows = list(
-        due.filter(pk__gt=cursor)
-        .order_by("pk")
-        .values_list("id", "priority", "attempts")[:BATCH]
+        due.filter(pk__gt=cursor).order_by("pk").values_list("id", "priority", "attempts")[:BATCH]
     )
     # Walk on next time; start again from the beginning once the end is reached.
     next_cursor = rows[-1][0] if len(rows) == BATCH else 0

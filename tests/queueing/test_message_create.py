@@ -108,7 +108,10 @@ def test_oversized_attachments_are_refused(settings):
 
 
 def test_attachments_are_stored_with_the_message():
-    files = [AttachmentInput("a.txt", b"alpha", "text/plain"), AttachmentInput("b.bin", b"\x00\x01")]
+    files = [
+        AttachmentInput("a.txt", b"alpha", "text/plain"),
+        AttachmentInput("b.bin", b"\x00\x01"),
+    ]
     message = create(attachments=files)
     stored = list(message.attachments.values_list("filename", "size", "position"))
     assert stored == [("a.txt", 5, 0), ("b.bin", 2, 1)]
