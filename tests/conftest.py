@@ -52,9 +52,7 @@ def run_worker_burst() -> None:
     """Run a real RQ worker over both queues until they are empty (in this process)."""
     from django_rq import get_worker
 
-    worker = get_worker(
-        "transactional", "bulk", worker_class="queueing.worker.MailhubSimpleWorker"
-    )
+    worker = get_worker("transactional", "bulk", worker_class="queueing.worker.MailhubSimpleWorker")
     worker.work(burst=True, logging_level="WARNING")
 
 
@@ -116,11 +114,17 @@ def worker_env(sandbox_url: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def start_worker(sandbox: SandboxControl) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start real `manage.py rqworker transactional bulk --with-scheduler` processes."""
+def start_worker(
+    sandbox: SandboxControl, tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start real `manage.py rqworker transactional bulk --with-scheduler` processes.
+
+    Their output goes to files in tmp_path (a pipe nobody reads would block them); the output
+    is printed when a test fails, and every worker still running is stopped afterwards."""
     procs: list[subprocess.Popen] = []
 
     def start(**extra_env: str) -> subprocess.Popen:
+        log_file = open(tmp_path / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -132,10 +136,11 @@ def start_worker(sandbox: SandboxControl) -> Iterator[Callable[..., subprocess.P
             ],
             env=worker_env(sandbox.url, **extra_env),
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        log_file.close()
         procs.append(proc)
         return proc
 
@@ -149,3 +154,18 @@ def start_worker(sandbox: SandboxControl) -> Iterator[Callable[..., subprocess.P
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    for log in sorted(tmp_path.glob("worker-*.log")):
+        print(f"--- {log.name} ---\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (RQ's job processes), read from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
