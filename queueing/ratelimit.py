@@ -115,7 +115,8 @@ def pause(seconds: float) -> None:
 
 def observe_provider_limit(limit: float) -> None:
     """Remember the `ratelimit-limit` Resend announced, if lower than what is configured."""
-    if limit > 0 and (settings.RESEND_RATE_LIMIT <= 0 or limit < settings.RESEND_RATE_LIMIT):
+    # With no configured limit there is nothing to lower (the sandbox announces a huge one).
+    if 0 < limit < settings.RESEND_RATE_LIMIT:
         try:
             get_redis().set(PROVIDER_LIMIT_KEY, limit, ex=3600)
         except redis.RedisError:

@@ -1,0 +1,18 @@
+"""A local HTTP server that speaks Resend's email API, with fault injection.
+
+Development, the demo, tests and benchmarks point the `resend` SDK at it
+(`resend.api_url = server.url`, or env RESEND_API_URL) instead of Resend:
+
+    server = SandboxServer(config=SandboxConfig(rate_limit=2)).start()
+    ...
+    SandboxControl(server.url).emails()
+    server.stop()
+
+Stdlib only; `python manage.py resend_sandbox` runs it as its own process.
+"""
+
+from queueing.sandbox.client import SandboxControl, SandboxControlError
+from queueing.sandbox.config import SandboxConfig
+from queueing.sandbox.server import SandboxServer
+
+__all__ = ["SandboxConfig", "SandboxControl", "SandboxControlError", "SandboxServer"]

@@ -1,0 +1,299 @@
+"""Resend's email endpoints.
+
+Every request goes through the same steps, in this order:
+route (404/405) → auth (401/403) → rate limit (429) → Idempotency-Key syntax (400) →
+injected 500/429 → idempotency claim (409 or replay) → injected slowness → the operation →
+remember a 2xx answer under its key → injected drop (the answer is never written).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from queueing.sandbox import errors, stats, validation
+from queueing.sandbox.config import SandboxConfig
+from queueing.sandbox.emails import StoredEmail
+from queueing.sandbox.errors import ApiError
+from queueing.sandbox.faults import FaultInjector
+from queueing.sandbox.idempotency import ClaimResult, StoredAnswer
+from queueing.sandbox.recorder import Recorder
+from queueing.sandbox.state import SandboxState
+from queueing.sandbox.wire import Request, Response, error_response, json_response
+
+log = logging.getLogger(__name__)
+
+_EMAIL = re.compile(r"/emails/([^/]+)")
+_CANCEL = re.compile(r"/emails/([^/]+)/cancel")
+_IDEMPOTENT_OPS = ("send", "batch")
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    op: str  # send, batch, get, update, cancel
+    email_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What the request log says about one request; filled in as it is handled."""
+
+    outcome: str = stats.REJECTED
+    idempotency_key: str | None = None
+    emails_in_request: int = 0
+    slow: bool = False
+
+
+def _route(method: str, path: str) -> _Route:
+    if path == "/emails":
+        op = "send" if method == "POST" else None
+        email_id = None
+    elif path == "/emails/batch":
+        op = "batch" if method == "POST" else None
+        email_id = None
+    elif match := _CANCEL.fullmatch(path):
+        op = "cancel" if method == "POST" else None
+        email_id = match.group(1)
+    elif match := _EMAIL.fullmatch(path):
+        op = {"GET": "get", "PATCH": "update"}.get(method)
+        email_id = match.group(1)
+    else:
+        raise errors.not_found()
+    if op is None:
+        raise errors.method_not_allowed()
+    return _Route(op, email_id)
+
+
+def _check_auth(authorization: str | None, api_key: str | None) -> None:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise errors.missing_api_key()
+    if api_key is not None and not hmac.compare_digest(token.encode(), api_key.encode()):
+        raise errors.invalid_api_key()
+
+
+class ResendApi:
+    def __init__(
+        self,
+        *,
+        config: Callable[[], SandboxConfig],
+        state: SandboxState,
+        faults: FaultInjector,
+        recorder: Recorder,
+    ) -> None:
+        self._config = config
+        self._state = state
+        self._faults = faults
+        self._recorder = recorder
+
+    def handle(self, request: Request) -> Response:
+        arrived_at = self._state.arrive()
+        started = time.perf_counter()
+        trace = _Trace()
+        try:
+            response = self._handle(request, self._config(), trace)
+        except Exception:  # a sandbox bug must still give the client an answer
+            log.exception("Resend sandbox failed on %s %s", request.method, request.path)
+            trace.outcome = stats.ERROR
+            response = error_response(ApiError(500, "application_error", "Sandbox failure."))
+        self._state.log(
+            {
+                "time": arrived_at,
+                "method": request.method,
+                "path": request.path,
+                "status": None if response.drop else response.status,
+                "outcome": trace.outcome,
+                "idempotency_key": trace.idempotency_key,
+                "emails_in_request": trace.emails_in_request,
+                "slow": trace.slow,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+        )
+        return response
+
+    def _handle(self, request: Request, config: SandboxConfig, trace: _Trace) -> Response:
+        try:
+            route = _route(request.method, request.path)
+            _check_auth(request.header("Authorization"), config.api_key)
+        except ApiError as error:
+            return error_response(error, self._state.peek_rate(config.rate_limit).headers())
+
+        decision = self._state.admit(config.rate_limit)
+        rate_headers = decision.headers()
+        if not decision.allowed:
+            trace.outcome = stats.RATE_LIMITED
+            return error_response(errors.rate_limit_exceeded(decision.retry_after), rate_headers)
+
+        key = request.header("Idempotency-Key") if route.op in _IDEMPOTENT_OPS else None
+        trace.idempotency_key = key
+        try:
+            validation.check_idempotency_key(key)
+        except ApiError as error:
+            return error_response(error, rate_headers)
+
+        plan = self._faults.plan(config)
+        if plan.fail:
+            trace.outcome = stats.FAULT_500
+            return error_response(errors.internal_server_error(), rate_headers)
+        if plan.throttle:
+            trace.outcome = stats.FAULT_429
+            headers = {**rate_headers, "ratelimit-remaining": "0"}
+            return error_response(errors.rate_limit_exceeded(1), headers)
+
+        if key is not None:
+            claim = self._state.claim_key(key, _fingerprint(request))
+            if claim.result is ClaimResult.MISMATCH:
+                return error_response(errors.invalid_idempotent_request(), rate_headers)
+            if claim.result is ClaimResult.IN_FLIGHT:
+                return error_response(errors.concurrent_idempotent_requests(), rate_headers)
+            if claim.result is ClaimResult.REPLAY and claim.answer is not None:
+                trace.outcome = stats.REPLAYED
+                response = Response(claim.answer.status, claim.answer.body, dict(rate_headers))
+                return self._maybe_drop(response, plan.drop, trace)
+
+        response = self._process(route, request, config, trace, key, plan.slow)
+        response.headers.update(rate_headers)
+        return self._maybe_drop(response, plan.drop, trace)
+
+    def _process(
+        self,
+        route: _Route,
+        request: Request,
+        config: SandboxConfig,
+        trace: _Trace,
+        key: str | None,
+        slow: bool,
+    ) -> Response:
+        """Run the operation while holding the idempotency key (if any)."""
+        response: Response | None = None
+        try:
+            if slow:
+                trace.slow = True
+                time.sleep(config.slow_seconds)
+            response = self._operate(route, request, config, trace)
+        except ApiError as error:
+            if error.name == "daily_quota_exceeded":
+                trace.outcome = stats.QUOTA_EXCEEDED
+            response = error_response(error)
+        finally:
+            if key is not None:
+                # Only a success is remembered; after an error the same key may succeed later.
+                if response is not None and 200 <= response.status < 300:
+                    self._state.complete_key(key, StoredAnswer(response.status, response.body))
+                else:
+                    self._state.release_key(key)
+        assert response is not None  # set by the try or the except; anything else propagated
+        return response
+
+    @staticmethod
+    def _maybe_drop(response: Response, drop: bool, trace: _Trace) -> Response:
+        # The work is done (and a success remembered under its key); only the answer is lost.
+        if drop:
+            trace.outcome = stats.DROPPED
+            response.drop = True
+        return response
+
+    def _operate(
+        self, route: _Route, request: Request, config: SandboxConfig, trace: _Trace
+    ) -> Response:
+        if route.op == "send":
+            return self._send(request, config, trace)
+        if route.op == "batch":
+            return self._batch(request, config, trace)
+        assert route.email_id is not None
+        if route.op == "get":
+            email = self._state.get(route.email_id)
+            if email is None:
+                raise errors.not_found("Email not found.")
+            trace.outcome = stats.OK
+            return json_response(200, email.as_resend())
+        if route.op == "update":
+            scheduled_at = validation.check_update(
+                validation.parse_json(request.body or b"{}"), route.email_id
+            )
+            email = self._state.reschedule(route.email_id, scheduled_at)
+        else:
+            email = self._state.cancel(route.email_id)
+        trace.outcome = stats.OK
+        return json_response(200, {"object": "email", "id": email.id})
+
+    def _send(self, request: Request, config: SandboxConfig, trace: _Trace) -> Response:
+        payload = validation.parse_json(request.body)
+        trace.emails_in_request = 1
+        validation.check_email(payload, in_batch=False, full=config.validate)
+        factory = _EmailFactory(request, trace.idempotency_key)
+        email = factory.make(payload, via="single", batch_index=None)
+        self._store([email], config, trace)
+        return json_response(200, {"id": email.id})
+
+    def _batch(self, request: Request, config: SandboxConfig, trace: _Trace) -> Response:
+        mode = validation.check_batch_mode(request.header("x-batch-validation"))
+        items = validation.check_batch(validation.parse_json(request.body))
+        trace.emails_in_request = len(items)
+        failures: list[tuple[int, ApiError]] = []
+        for index, item in enumerate(items):
+            try:
+                validation.check_email(item, in_batch=True, full=config.validate)
+            except ApiError as error:
+                if mode == "strict":
+                    raise error.with_message(f"Email at index {index}: {error.message}") from None
+                failures.append((index, error))
+        failed = {index for index, _ in failures}
+        factory = _EmailFactory(request, trace.idempotency_key)
+        emails = [
+            factory.make(item, via="batch", batch_index=index)
+            for index, item in enumerate(items)
+            if index not in failed
+        ]
+        self._store(emails, config, trace)
+        body: dict[str, Any] = {"data": [{"id": email.id} for email in emails]}
+        if mode == "permissive":
+            body["errors"] = [{"index": i, "message": error.message} for i, error in failures]
+        return json_response(200, body)
+
+    def _store(self, emails: list[StoredEmail], config: SandboxConfig, trace: _Trace) -> None:
+        self._state.accept(emails, config.daily_quota)
+        self._recorder.write(emails)
+        trace.outcome = stats.ACCEPTED
+
+
+class _EmailFactory:
+    """Builds the stored emails of one request; they share its time, key and body hash."""
+
+    def __init__(self, request: Request, idempotency_key: str | None) -> None:
+        self._now = time.time()
+        self._created_at = datetime.fromtimestamp(self._now, UTC).isoformat()
+        self._key = idempotency_key
+        self._sha = hashlib.sha256(request.body).hexdigest()
+
+    def make(self, item: Any, *, via: str, batch_index: int | None) -> StoredEmail:
+        scheduled_at = item.get("scheduled_at") if isinstance(item, dict) else None
+        if not isinstance(scheduled_at, str):
+            scheduled_at = None
+        return StoredEmail(
+            id=str(uuid.uuid4()),
+            created_at=self._created_at,
+            accepted_at=self._now,
+            request=item,
+            via=via,
+            batch_index=batch_index,
+            idempotency_key=self._key,
+            raw_body_sha256=self._sha,
+            last_event="scheduled" if scheduled_at else "delivered",
+            scheduled_at=scheduled_at,
+        )
+
+
+def _fingerprint(request: Request) -> str:
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    digest.update(request.body)
+    return digest.hexdigest()

@@ -1,0 +1,89 @@
+"""What the sandbox does: auth, limits, validation and how often it misbehaves on purpose.
+
+A config is immutable and validated on construction, so the server can swap the whole object
+atomically when it is changed at runtime (POST /_sandbox/config) and a request in flight keeps
+seeing one consistent set of values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_RATE_FIELDS = ("fail_rate", "rate_limit_fault_rate", "slow_rate", "drop_rate")
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    # None: any non-empty Bearer token is accepted; a string: only that token.
+    api_key: str | None = None
+    # Admitted API requests per second (sliding window); 0 means unlimited.
+    rate_limit: float = 0
+    # Shares of API requests that get an injected fault, each in [0, 1].
+    fail_rate: float = 0  # 500 internal_server_error before processing; nothing stored
+    rate_limit_fault_rate: float = 0  # 429 rate_limit_exceeded with retry-after
+    slow_rate: float = 0  # the request sleeps `slow_seconds` before it is processed
+    slow_seconds: float = 2.0
+    drop_rate: float = 0  # processed and stored, then the connection closes without an answer
+    # After this many accepted emails, sends get 429 daily_quota_exceeded (None: no quota).
+    daily_quota: int | None = None
+    validate: bool = True
+    seed: int | None = None  # makes the fault sequence reproducible
+    record_file: str | None = None  # one JSON line per accepted email, for other processes
+
+    def __post_init__(self) -> None:
+        if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):
+            raise ValueError("api_key must be a non-empty string or None")
+        _number("rate_limit", self.rate_limit, minimum=0)
+        for name in _RATE_FIELDS:
+            value = _number(name, getattr(self, name), minimum=0)
+            if value > 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        _number("slow_seconds", self.slow_seconds, minimum=0)
+        if self.daily_quota is not None:
+            _integer("daily_quota", self.daily_quota, minimum=0)
+        if not isinstance(self.validate, bool):
+            raise ValueError(f"validate must be true or false, got {self.validate!r}")
+        if self.seed is not None:
+            _integer("seed", self.seed, minimum=None)
+        if self.record_file is not None and (
+            not isinstance(self.record_file, str) or not self.record_file
+        ):
+            raise ValueError("record_file must be a non-empty path or None")
+        # Store numbers as floats so to_dict() is stable whatever type the caller passed.
+        for name in ("rate_limit", "slow_seconds", *_RATE_FIELDS):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+    def updated(self, changes: Mapping[str, Any]) -> SandboxConfig:
+        """A new config with `changes` applied; ValueError names an unknown field or bad value."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown config field(s): {', '.join(unknown)}; "
+                f"known fields are: {', '.join(sorted(known))}"
+            )
+        return dataclasses.replace(self, **dict(changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _number(name: str, value: Any, *, minimum: float) -> float:
+    # bool is an int subclass; "rate_limit": true is a mistake, not 1.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+    return float(value)
+
+
+def _integer(name: str, value: Any, *, minimum: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return value

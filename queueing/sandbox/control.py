@@ -1,0 +1,77 @@
+"""The sandbox's own endpoints under /_sandbox/: inspect and steer it. No auth, no faults, not
+counted as API requests, so tests and benchmarks can look without changing what they measure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from queueing.sandbox import errors
+from queueing.sandbox.config import SandboxConfig
+from queueing.sandbox.errors import ApiError
+from queueing.sandbox.state import SandboxState
+from queueing.sandbox.validation import parse_json
+from queueing.sandbox.wire import Request, Response, error_response, json_response
+
+PREFIX = "/_sandbox"
+
+
+class ControlApi:
+    def __init__(
+        self,
+        *,
+        state: SandboxState,
+        config: Callable[[], SandboxConfig],
+        configure: Callable[[Mapping[str, Any]], SandboxConfig],
+    ) -> None:
+        self._state = state
+        self._config = config
+        self._configure = configure
+
+    def handle(self, request: Request) -> Response:
+        try:
+            return self._handle(request)
+        except ApiError as error:
+            return error_response(error)
+
+    def _handle(self, request: Request) -> Response:
+        path, method = request.path.removeprefix(PREFIX), request.method
+        if path.startswith("/emails/") and method == "GET":
+            email = self._state.get(path.removeprefix("/emails/"))
+            if email is None:
+                raise errors.not_found("Email not found.")
+            return json_response(200, email.as_record())
+        routes: dict[tuple[str, str], Callable[[Request], Response]] = {
+            ("GET", "/health"): lambda _: json_response(200, {"ok": True}),
+            ("GET", "/emails"): self._emails,
+            ("GET", "/requests"): lambda _: json_response(200, {"data": self._state.requests()}),
+            ("GET", "/stats"): lambda _: json_response(200, self._state.stats()),
+            ("POST", "/reset"): self._reset,
+            ("GET", "/config"): lambda _: json_response(200, self._config().to_dict()),
+            ("POST", "/config"): self._set_config,
+        }
+        handler = routes.get((method, path))
+        if handler is not None:
+            return handler(request)
+        if any(route_path == path for _, route_path in routes):
+            raise errors.method_not_allowed()
+        raise errors.not_found()
+
+    def _emails(self, request: Request) -> Response:
+        found = self._state.emails(to=request.query_value("to"), tag=request.query_value("tag"))
+        return json_response(200, {"data": found})
+
+    def _reset(self, _: Request) -> Response:
+        self._state.reset()
+        self._configure({})  # re-seeds the fault generator: a reset run replays the same faults
+        return json_response(200, {"ok": True})
+
+    def _set_config(self, request: Request) -> Response:
+        changes = parse_json(request.body or b"{}")
+        if not isinstance(changes, dict):
+            raise errors.validation_error("The config must be a JSON object.", status=400)
+        try:
+            config = self._configure(changes)
+        except ValueError as exc:
+            raise errors.validation_error(str(exc), status=400) from None
+        return json_response(200, config.to_dict())

@@ -1,0 +1,56 @@
+"""A request and an answer as the route handlers see them, free of http.server details, so the
+handlers stay plain functions of (request) -> answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from queueing.sandbox.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]  # case-insensitive lookups (http.server's message object)
+    body: bytes
+
+    @classmethod
+    def from_target(
+        cls, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> Request:
+        parts = urlsplit(target)
+        path = parts.path.rstrip("/") or "/"
+        return cls(method.upper(), path, parse_qs(parts.query), headers, body)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    def query_value(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without writing anything
+
+
+def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(status, encode(payload), dict(headers or {}))
+
+
+def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(error.status, encode(error.body()), {**(headers or {}), **error.headers})
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
