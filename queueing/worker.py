@@ -13,6 +13,9 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from rq import SimpleWorker, Worker
 
+# Imported here, in the worker's main process, so that every forked job process inherits the
+# job code (and the resend SDK) instead of importing it again for each job.
+from queueing import jobs  # noqa: F401
 from queueing.reconciler import try_reconcile
 
 log = logging.getLogger(__name__)

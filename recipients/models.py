@@ -1,33 +1,142 @@
-"""The people mailhub emails."""
+"""The people mailhub emails, the lists they are on, and the addresses that must not be mailed."""
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
+
+from recipients.normalise import MAX_EMAIL_LENGTH, canonical_email
+from recipients.tokens import UNSUBSCRIBE_TOKEN_MAX_LENGTH, new_unsubscribe_token
+
+
+class Source(models.TextChoices):
+    """Where a subscription (or a change to it) came from."""
+
+    IMPORT = "import", "Import"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    FORM = "form", "Form (the recipient)"
 
 
 class Recipient(models.Model):
-    """One person, identified by a normalised email address."""
+    """One person, identified by a normalised email address (see recipients.normalise)."""
 
-    email = models.EmailField(max_length=320)
+    # Unique through Meta.constraints (a plain unique index: no extra LIKE index on PostgreSQL).
+    email = models.EmailField(max_length=MAX_EMAIL_LENGTH)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     # The id this person has in the service that owns them, for API callers.
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (unique when set)
     attributes = models.JSONField(default=dict, blank=True)
+    # Random, set once at creation and never changed: the key to this person's unsubscribe
+    # and preference pages, so links in mail sent months ago keep working.
+    unsubscribe_token = models.CharField(
+        max_length=UNSUBSCRIBE_TOKEN_MAX_LENGTH,
+        default=new_unsubscribe_token,
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="recipient_email_ci_unique"),
+            models.UniqueConstraint(fields=["email"], name="recipient_email_unique"),
+            models.UniqueConstraint(fields=["unsubscribe_token"], name="recipient_token_unique"),
+            # With every stored email lower-cased, the unique index on `email` is
+            # case-insensitive. Rows written around the model (bulk imports, raw SQL) must
+            # store the canonical form too, or uniqueness and suppression lookups would miss them.
+            models.CheckConstraint(
+                condition=Q(email=Lower("email")), name="recipient_email_lowercase"
+            ),
             models.UniqueConstraint(
                 fields=["external_id"],
-                condition=models.Q(external_id__isnull=False),
+                condition=Q(external_id__isnull=False),
                 name="recipient_external_id_unique",
             ),
         ]
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = canonical_email(self.email)
+        if self.external_id is not None:
+            self.external_id = self.external_id.strip() or None
+        super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class List(models.Model):
+    """A mailing list people subscribe to; campaigns are sent to lists."""
+
+    class OptIn(models.TextChoices):
+        SINGLE = "single", "Single opt-in"
+        DOUBLE = "double", "Double opt-in (confirmation email)"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    opt_in = models.CharField(max_length=8, choices=OptIn.choices, default=OptIn.SINGLE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_double_opt_in(self) -> bool:
+        return self.opt_in == self.OptIn.DOUBLE
+
+
+class Subscription(models.Model):
+    """One recipient on one list. Rows are kept after an unsubscribe, as the record of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        SUBSCRIBED = "subscribed", "Subscribed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    # No single-column indexes: the unique (recipient, list) and the (list, status) indexes
+    # lead with these columns, and every index slows bulk imports down.
+    recipient = models.ForeignKey(
+        Recipient, on_delete=models.CASCADE, related_name="subscriptions", db_index=False
+    )
+    list = models.ForeignKey(
+        List, on_delete=models.CASCADE, related_name="subscriptions", db_index=False
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    subscribed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the address owner confirmed (double opt-in) or an import vouched for them.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "list"], name="subscription_unique"),
+        ]
+        indexes = [
+            # Fan-out, subscriber counts and the admin's list/status filters.
+            models.Index(fields=["list", "status"], name="subscription_list_status_idx"),
+            models.Index(fields=["status", "list"], name="subscription_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} on {self.list} ({self.get_status_display()})"
+
+    @property
+    def receives_campaigns(self) -> bool:
+        if self.status != self.Status.SUBSCRIBED:
+            return False
+        return self.confirmed_at is not None or not self.list.is_double_opt_in
 
 
 class Suppression(models.Model):
@@ -43,12 +152,97 @@ class Suppression(models.Model):
         ALL = "all", "All mail"
         MARKETING = "marketing", "Marketing mail only"
 
-    # Stored lower-cased (see recipients.normalise), so lookups are plain equality.
+    # Stored in canonical form (see recipients.normalise), so lookups are plain equality.
     email = models.CharField(max_length=320, unique=True)
     reason = models.CharField(max_length=16, choices=Reason.choices)
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        indexes = [models.Index(fields=["-created_at"], name="suppression_created_idx")]
+
     def __str__(self) -> str:
         return f"{self.email} ({self.get_reason_display()})"
+
+
+class SubscriptionEvent(models.Model):
+    """One line of a recipient's consent timeline: what changed, why, by whom, from where."""
+
+    class Kind(models.TextChoices):
+        SUBSCRIBED = "subscribed", "Subscribed"
+        CONFIRMATION_SENT = "confirmation_sent", "Confirmation email sent"
+        CONFIRMED = "confirmed", "Confirmed"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        SUPPRESSED = "suppressed", "Suppressed"
+        UNSUPPRESSED = "unsuppressed", "Suppression removed"
+
+    # Indexed by (recipient, created_at) below; list and created_by are rarely looked up, and
+    # every index slows bulk imports down.
+    recipient = models.ForeignKey(
+        Recipient,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
+    )
+    # Suppressions may name an address that has no Recipient row.
+    email = models.CharField(max_length=320)
+    list = models.ForeignKey(
+        List,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+        db_index=False,
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    source = models.CharField(max_length=16, blank=True)
+    detail = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"], name="subevent_recipient_idx"),
+            models.Index(fields=["email", "-created_at"], name="subevent_email_idx"),
+        ]
+
+    def __str__(self) -> str:
+        where = f" ({self.list})" if self.list_id else ""
+        return f"{self.get_kind_display()}{where}: {self.email}"
+
+
+class ImportRun(models.Model):
+    """The record of one finished import: who, what file, into which list, and the outcome."""
+
+    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="imports")
+    filename = models.CharField(max_length=255)
+    source = models.CharField(max_length=16)  # "command" or "admin"
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    subscribed = models.PositiveIntegerField(default=0)
+    # The rejected rows as CSV (line, reason, the row as given), for download from the admin.
+    report = models.TextField(blank=True)
+    duration_seconds = models.FloatField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} → {self.list} ({self.created_at:%Y-%m-%d %H:%M})"

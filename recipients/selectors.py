@@ -1,9 +1,22 @@
-"""Reads about who may be emailed; the single place the sending rules live."""
+"""Reads about who may be emailed; the single place the sending rules live.
+
+- Transactional mail (password resets, receipts) is stopped only by all-mail suppressions:
+  hard bounces, complaints, staff decisions.
+- Marketing mail is stopped by those and by marketing-only suppressions (a global unsubscribe),
+  and when it goes to a list, also needs a subscription that is "subscribed" and, for a
+  double opt-in list, confirmed.
+"""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from email.utils import parseaddr
 
-from recipients.models import Suppression
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from recipients.models import List, Recipient, Subscription, Suppression
+from recipients.normalise import normalise_email
+from recipients.tokens import looks_like_unsubscribe_token
 
 
 def bare_address(value: str) -> str:
@@ -27,3 +40,113 @@ def suppressed_addresses(addresses: Iterable[str], *, marketing: bool) -> dict[s
         email: f"{Suppression.Reason(reason).label} ({Suppression.Scope(scope).label.lower()})"
         for email, reason, scope in rows.values_list("email", "reason", "scope")
     }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """May this address receive this mail? `code` is for programs, `reason` for people."""
+
+    allowed: bool
+    code: str = "ok"
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def may_receive(email: str, *, marketing: bool, list: List | None = None) -> Decision:
+    """The rules above, for one address (and, for marketing to a list, that list)."""
+    try:
+        address = normalise_email(bare_address(email) or email)
+    except ValidationError as exc:
+        return Decision(False, "invalid_address", exc.messages[0])
+    blocked = suppressed_addresses([address], marketing=marketing)
+    if blocked:
+        return Decision(False, "suppressed", f"Suppressed: {blocked[address]}.")
+    if list is None or not marketing:
+        return Decision(True)
+    subscription = (
+        Subscription.objects.filter(recipient__email=address, list=list)
+        .select_related("list")
+        .first()
+    )
+    if subscription is None:
+        return Decision(False, "not_subscribed", f"Not subscribed to the list {list.name!r}.")
+    if subscription.status == Subscription.Status.UNSUBSCRIBED:
+        when = (
+            f" on {subscription.unsubscribed_at:%Y-%m-%d}" if subscription.unsubscribed_at else ""
+        )
+        return Decision(False, "unsubscribed", f"Unsubscribed from {list.name!r}{when}.")
+    if not subscription.receives_campaigns:
+        return Decision(
+            False, "unconfirmed", f"The subscription to {list.name!r} is not confirmed yet."
+        )
+    return Decision(True)
+
+
+def receiving_subscriptions(lists: Iterable[List] | QuerySet[List]) -> QuerySet[Subscription]:
+    """Subscriptions that receive campaigns: subscribed, and confirmed on double opt-in lists."""
+    return Subscription.objects.filter(
+        list__in=lists, status=Subscription.Status.SUBSCRIBED
+    ).filter(Q(confirmed_at__isnull=False) | Q(list__opt_in=List.OptIn.SINGLE))
+
+
+def eligible_recipients(
+    lists: Iterable[List] | QuerySet[List], *, marketing: bool = True
+) -> QuerySet[Recipient]:
+    """Campaign fan-out: each recipient once, however many of `lists` they are on, who is
+    subscribed (confirmed where the list needs it) and not suppressed for this kind of mail.
+
+    Evaluated in the database (EXISTS subqueries, no joins that multiply rows), so it can be
+    iterated in chunks or used in an INSERT … SELECT over millions of recipients."""
+    lists = list(lists) if not isinstance(lists, QuerySet) else lists
+    subscribed = receiving_subscriptions(lists).filter(recipient=OuterRef("pk"))
+    suppressions = Suppression.objects.filter(email=OuterRef("email"))
+    if not marketing:
+        suppressions = suppressions.filter(scope=Suppression.Scope.ALL)
+    return Recipient.objects.filter(Exists(subscribed)).exclude(Exists(suppressions)).order_by("pk")
+
+
+def recipient_by_token(token: str) -> Recipient | None:
+    """The recipient an unsubscribe token belongs to, or None (also for malformed tokens)."""
+    if not looks_like_unsubscribe_token(token):
+        return None
+    return Recipient.objects.filter(unsubscribe_token=token).first()
+
+
+def recipient_by_email(email: str) -> Recipient | None:
+    try:
+        address = normalise_email(email)
+    except ValidationError:
+        return None
+    return Recipient.objects.filter(email=address).first()
+
+
+def suppression_for(email: str) -> Suppression | None:
+    """The suppression on `email` (already in canonical form), if any."""
+    return Suppression.objects.filter(email=email).first()
+
+
+def preference_subscriptions(recipient: Recipient) -> QuerySet[Subscription]:
+    """The lists a recipient can manage on the preference page: every list they were ever on."""
+    return recipient.subscriptions.select_related("list").order_by("list__name")
+
+
+def lists_with_counts() -> QuerySet[List]:
+    """Lists with subscriber counts per status (lists are few; the counts use the index)."""
+    status = Subscription.Status
+    return List.objects.annotate(
+        subscribed_count=Count("subscriptions", filter=Q(subscriptions__status=status.SUBSCRIBED)),
+        pending_count=Count("subscriptions", filter=Q(subscriptions__status=status.PENDING)),
+        unsubscribed_count=Count(
+            "subscriptions", filter=Q(subscriptions__status=status.UNSUBSCRIBED)
+        ),
+    )
+
+
+def export_rows(list: List) -> QuerySet[Recipient]:
+    """Recipients subscribed to `list` (status subscribed), for export, in a stable order."""
+    on_list = Subscription.objects.filter(
+        recipient=OuterRef("pk"), list=list, status=Subscription.Status.SUBSCRIBED
+    )
+    return Recipient.objects.filter(Exists(on_list)).order_by("pk")

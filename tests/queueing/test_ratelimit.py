@@ -1,5 +1,6 @@
 """The shared limiter, exercised from several processes against real Redis."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -70,7 +71,7 @@ def test_requests_are_spread_evenly_not_burst(settings):
     for _ in range(6):
         assert ratelimit.acquire(max_wait=5).granted
         stamps.append(time.monotonic())
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert min(gaps) >= 0.1  # 1/rate apart (plus the margin), never a burst
 
 

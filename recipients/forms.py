@@ -1,0 +1,79 @@
+"""Forms for the public preference page and the admin's import page and actions."""
+
+from django import forms
+from django.core.validators import FileExtensionValidator
+
+from recipients.models import List, Subscription, Suppression
+
+ALL_MARKETING = "all_marketing"
+
+
+class PreferencesForm(forms.Form):
+    """One checkbox per list the person was ever on, plus "stop all marketing email"."""
+
+    def __init__(self, *args, subscriptions: list[Subscription], unsubscribed_all: bool, **kw):
+        super().__init__(*args, **kw)
+        self.subscriptions = subscriptions
+        for subscription in subscriptions:
+            self.fields[self.field_name(subscription)] = forms.BooleanField(
+                required=False,
+                label=subscription.list.name,
+                help_text=subscription.list.description,
+                initial=subscription.status != Subscription.Status.UNSUBSCRIBED,
+            )
+        self.fields[ALL_MARKETING] = forms.BooleanField(
+            required=False,
+            label="Unsubscribe from all marketing email",
+            help_text="You will still get emails you need, such as password resets and receipts.",
+            initial=unsubscribed_all,
+        )
+
+    @staticmethod
+    def field_name(subscription: Subscription) -> str:
+        return f"list_{subscription.list_id}"
+
+    def list_fields(self):
+        return [self[self.field_name(s)] for s in self.subscriptions]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        validators=[FileExtensionValidator(["csv", "txt"])],
+        help_text="UTF-8 CSV with a header row and an email column; first_name, last_name and "
+        "external_id map to fields, other columns become attributes.",
+    )
+    list_slug = forms.SlugField(
+        label="List",
+        max_length=100,
+        widget=forms.TextInput(attrs={"list": "lists", "autocomplete": "off"}),
+        help_text="Slug of the list to subscribe the rows to; a new single opt-in list is "
+        "created if none has this slug.",
+    )
+    encoding = forms.ChoiceField(
+        choices=[
+            ("utf-8-sig", "UTF-8"),
+            ("cp1252", "Windows-1252 (Excel, western)"),
+            ("latin-1", "ISO-8859-1"),
+        ],
+        initial="utf-8-sig",
+    )
+
+
+class ChooseListForm(forms.Form):
+    """Intermediate page of the "subscribe/unsubscribe to a list" admin actions."""
+
+    list = forms.ModelChoiceField(queryset=List.objects.all(), empty_label=None)
+
+
+class SuppressForm(forms.Form):
+    reason = forms.ChoiceField(choices=Suppression.Reason.choices, initial="manual")
+    scope = forms.ChoiceField(choices=Suppression.Scope.choices, initial="all")
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class UnsuppressForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why may these addresses be mailed again? Kept on each recipient's timeline.",
+    )

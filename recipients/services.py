@@ -1,0 +1,315 @@
+"""Every write on recipients, lists, subscriptions and suppressions.
+
+Each change of consent is recorded as a SubscriptionEvent in the same transaction as the change,
+so the timeline can always explain why someone is (not) receiving mail.
+"""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from recipients.models import (
+    List,
+    Recipient,
+    Source,
+    Subscription,
+    SubscriptionEvent,
+    Suppression,
+)
+from recipients.normalise import normalise_email
+
+Kind = SubscriptionEvent.Kind
+Status = Subscription.Status
+
+# A stronger suppression replaces a weaker one; never the other way round.
+SCOPE_STRENGTH = {Suppression.Scope.MARKETING: 1, Suppression.Scope.ALL: 2}
+
+
+def event_record(
+    *,
+    kind: str,
+    email: str,
+    recipient: Recipient | None = None,
+    list: List | None = None,
+    source: str = "",
+    detail: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> SubscriptionEvent:
+    return SubscriptionEvent.objects.create(
+        kind=kind,
+        email=email,
+        recipient=recipient,
+        list=list,
+        source=source[:16],
+        detail=detail,
+        created_by=_user(created_by),
+    )
+
+
+def recipient_get_or_create(
+    *,
+    email: str,
+    first_name: str = "",
+    last_name: str = "",
+    external_id: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> tuple[Recipient, bool]:
+    """The recipient with this address (created with the given details if new).
+
+    Raises ValidationError (keyed by field) for a malformed address or a taken external_id."""
+    try:
+        address = normalise_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": exc.messages}) from None
+    existing = Recipient.objects.filter(email=address).first()
+    if existing:
+        return existing, False
+    recipient = Recipient(
+        email=address,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        external_id=(external_id or "").strip() or None,
+        attributes=attributes or {},
+    )
+    recipient.full_clean(validate_unique=True)
+    with transaction.atomic():
+        recipient.save()
+    return recipient, True
+
+
+def list_get_or_create(*, slug: str, name: str = "") -> tuple[List, bool]:
+    """The list with this slug; created as a single opt-in list if it does not exist."""
+    if not slug or slugify(slug) != slug:
+        raise ValidationError(
+            {"slug": f"{slug!r} is not a valid list slug: use lower-case letters, digits and -."}
+        )
+    existing = List.objects.filter(slug=slug).first()
+    if existing:
+        return existing, False
+    new = List(slug=slug, name=name or slug.replace("-", " ").capitalize())
+    new.full_clean()
+    new.save()
+    return new, True
+
+
+def subscription_create(
+    *,
+    recipient: Recipient,
+    list: List,
+    source: str,
+    created_by: AbstractBaseUser | None = None,
+) -> Subscription:
+    """Subscribe `recipient` to `list`; idempotent.
+
+    On a double opt-in list the subscription stays pending and a confirmation email is queued
+    (again, if it was already pending); it counts for campaigns only once confirmed."""
+    from recipients.confirmation import confirmation_send  # imports queueing
+
+    now = timezone.now()
+    with transaction.atomic():
+        subscription, created = Subscription.objects.select_for_update().get_or_create(
+            recipient=recipient, list=list, defaults={"status": Status.PENDING, "source": source}
+        )
+        if subscription.status == Status.SUBSCRIBED:
+            return subscription
+        subscription.source = source
+        subscription.unsubscribed_at = None
+        if list.is_double_opt_in:
+            subscription.status = Status.PENDING
+            subscription.confirmed_at = None
+            subscription.save()
+            confirmation_send(subscription=subscription, source=source, created_by=created_by)
+            return subscription
+        subscription.status = Status.SUBSCRIBED
+        subscription.subscribed_at = now
+        subscription.save()
+        event_record(
+            kind=Kind.SUBSCRIBED,
+            email=recipient.email,
+            recipient=recipient,
+            list=list,
+            source=source,
+            detail="subscribed" if created else "subscribed again",
+            created_by=created_by,
+        )
+    return subscription
+
+
+def subscription_confirm(*, subscription: Subscription, source: str = Source.FORM) -> bool:
+    """Double opt-in: the address owner confirmed. False if there was nothing to confirm
+    (already confirmed, or unsubscribed since the email was sent)."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Subscription.objects.filter(pk=subscription.pk, status=Status.PENDING).update(
+            status=Status.SUBSCRIBED, subscribed_at=now, confirmed_at=now, updated_at=now
+        )
+        if not updated:
+            return False
+        subscription.refresh_from_db()
+        event_record(
+            kind=Kind.CONFIRMED,
+            email=subscription.recipient.email,
+            recipient=subscription.recipient,
+            list=subscription.list,
+            source=source,
+            detail="confirmed through the link in the confirmation email",
+        )
+    return True
+
+
+def subscription_unsubscribe(
+    *,
+    subscription: Subscription,
+    source: str,
+    detail: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> bool:
+    """Take a recipient off one list; False if they were already off it."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = (
+            Subscription.objects.filter(pk=subscription.pk)
+            .exclude(status=Status.UNSUBSCRIBED)
+            .update(status=Status.UNSUBSCRIBED, unsubscribed_at=now, updated_at=now)
+        )
+        if not updated:
+            return False
+        subscription.refresh_from_db()
+        event_record(
+            kind=Kind.UNSUBSCRIBED,
+            email=subscription.recipient.email,
+            recipient=subscription.recipient,
+            list=subscription.list,
+            source=source,
+            detail=detail or f"unsubscribed from {subscription.list.name}",
+            created_by=created_by,
+        )
+    return True
+
+
+def recipient_unsubscribe(
+    *, recipient: Recipient, list: List | None = None, source: str, detail: str = ""
+) -> None:
+    """What an unsubscribe link does: leave `list`, or with no list (or one the recipient is
+    not on) stop all marketing mail. Never fails: whoever clicks must end up unsubscribed."""
+    subscription = (
+        Subscription.objects.filter(recipient=recipient, list=list).first() if list else None
+    )
+    if subscription is not None:
+        subscription_unsubscribe(subscription=subscription, source=source, detail=detail)
+    else:
+        recipient_unsubscribe_all(recipient=recipient, source=source, detail=detail)
+
+
+def recipient_unsubscribe_all(*, recipient: Recipient, source: str, detail: str = "") -> None:
+    """Stop all marketing mail to this person (a marketing-scope suppression); transactional
+    mail such as password resets still reaches them."""
+    with transaction.atomic():
+        suppression_create(
+            email=recipient.email,
+            reason=Suppression.Reason.UNSUBSCRIBE,
+            scope=Suppression.Scope.MARKETING,
+            note=detail,
+            source=source,
+        )
+        event_record(
+            kind=Kind.UNSUBSCRIBED,
+            email=recipient.email,
+            recipient=recipient,
+            source=source,
+            detail=detail or "unsubscribed from all marketing email",
+        )
+
+
+def recipient_resubscribe_all(*, recipient: Recipient, source: str) -> bool:
+    """Undo the person's own global unsubscribe. Never lifts a bounce, complaint or staff
+    suppression: those are not the recipient's to remove."""
+    with transaction.atomic():
+        deleted, _ = Suppression.objects.filter(
+            email=recipient.email,
+            reason=Suppression.Reason.UNSUBSCRIBE,
+            scope=Suppression.Scope.MARKETING,
+        ).delete()
+        if deleted:
+            event_record(
+                kind=Kind.UNSUPPRESSED,
+                email=recipient.email,
+                recipient=recipient,
+                source=source,
+                detail="marketing email turned back on by the recipient",
+            )
+    return bool(deleted)
+
+
+def suppression_create(
+    *,
+    email: str,
+    reason: str,
+    scope: str = Suppression.Scope.ALL,
+    note: str = "",
+    source: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> Suppression:
+    """Suppress an address (bounces and complaints from webhooks, staff, unsubscribes).
+
+    Idempotent; an existing suppression is widened (marketing → all) but never narrowed."""
+    try:
+        address = normalise_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": exc.messages}) from None
+    if reason not in Suppression.Reason.values:
+        raise ValidationError({"reason": f"Unknown reason {reason!r}."})
+    if scope not in Suppression.Scope.values:
+        raise ValidationError({"scope": f"Unknown scope {scope!r}."})
+    with transaction.atomic():
+        suppression, created = Suppression.objects.select_for_update().get_or_create(
+            email=address, defaults={"reason": reason, "scope": scope, "note": note}
+        )
+        if not created:
+            if SCOPE_STRENGTH[scope] <= SCOPE_STRENGTH[suppression.scope]:
+                return suppression
+            suppression.reason, suppression.scope = reason, scope
+            suppression.note = "\n".join(filter(None, [suppression.note, note]))
+            suppression.save(update_fields=["reason", "scope", "note"])
+        event_record(
+            kind=Kind.SUPPRESSED,
+            email=address,
+            recipient=Recipient.objects.filter(email=address).first(),
+            source=source,
+            detail=f"{suppression.get_reason_display()} ({suppression.get_scope_display().lower()})"
+            + (f": {note}" if note else ""),
+            created_by=created_by,
+        )
+    return suppression
+
+
+def suppression_delete(
+    *, email: str, reason: str, source: str = "", created_by: AbstractBaseUser | None = None
+) -> bool:
+    """Lift a suppression; a person must say why (kept on the timeline). False if none."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the suppression is lifted."})
+    address = email.strip().lower()
+    with transaction.atomic():
+        suppression = Suppression.objects.select_for_update().filter(email=address).first()
+        if suppression is None:
+            return False
+        was = f"{suppression.get_reason_display()} ({suppression.get_scope_display().lower()})"
+        suppression.delete()
+        event_record(
+            kind=Kind.UNSUPPRESSED,
+            email=address,
+            recipient=Recipient.objects.filter(email=address).first(),
+            source=source,
+            detail=f"lifted {was}: {reason.strip()}",
+            created_by=created_by,
+        )
+    return True
+
+
+def _user(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None
