@@ -44,7 +44,10 @@ def test_import_creates_recipients_maps_columns_and_subscribes():
     news = List.objects.get(slug="news")
     assert summary.list_created and news.opt_in == List.OptIn.SINGLE
     assert Subscription.objects.filter(list=news, status="subscribed", source="import").count() == 2
-    assert SubscriptionEvent.objects.filter(kind="subscribed", list=news).count() == 2
+    # One line on the list's timeline for the whole import, naming the count and the run.
+    event = SubscriptionEvent.objects.get(kind="subscribed", list=news)
+    assert event.recipient is None and event.source == "import"
+    assert f"2 recipients subscribed by import run #{summary.import_run.pk}" in event.detail
     assert report == []  # nothing rejected, nothing written
     assert not Message.objects.exists()  # importing sends no email
 
@@ -159,6 +162,17 @@ def test_people_who_left_the_list_stay_unsubscribed(make_list):
     summary, _ = run(GOOD)
     assert summary.kept_unsubscribed == 1
     assert Subscription.objects.get(recipient__email="bob@example.com").status == "unsubscribed"
+
+
+def test_pending_subscription_is_confirmed_by_the_import(make_list):
+    digest = make_list("digest", double=True)
+    ann = Recipient.objects.create(email="ann@example.com")
+    Subscription.objects.create(recipient=ann, list=digest, status="pending", source="form")
+    summary, _ = run(GOOD, slug="digest")
+    assert (summary.created, summary.updated, summary.subscribed) == (1, 1, 2)
+    sub = Subscription.objects.get(recipient=ann)
+    assert (sub.status, sub.source) == ("subscribed", "import")
+    assert sub.confirmed_at is not None
 
 
 def test_import_into_double_opt_in_list_counts_as_confirmed(make_list):
