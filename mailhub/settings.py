@@ -146,6 +146,10 @@ RESEND_RATE_LIMIT = env.float("RESEND_RATE_LIMIT", default=2.0)
 # requests into one window as Resend sees it.
 RESEND_RATE_LIMIT_MARGIN = env.float("RESEND_RATE_LIMIT_MARGIN", default=0.05)
 
+# "permissive": Resend accepts the valid emails of a batch and names the invalid ones;
+# "strict": one invalid email refuses the batch, and mailhub then sends each member alone.
+RESEND_BATCH_VALIDATION = env.str("RESEND_BATCH_VALIDATION", default="permissive")
+
 # --- mailhub -------------------------------------------------------------------------------
 MAILHUB_DEFAULT_FROM = env.str("MAILHUB_DEFAULT_FROM", default="mailhub <mailhub@example.com>")
 # Sender domains that `from` must use; empty means any domain.

@@ -1,301 +1,161 @@
-"""What a worker does with one message: claim, check, rate-limit, send, record.
+"""What a worker does: drain a queue's due work, one provider request at a time.
 
-Only one worker can hold a message: the claim is a conditional UPDATE queued → sending that
-stores a fresh token and a lease, and every outcome is recorded with an UPDATE that requires
-that token still to be there. A worker whose lease ran out (and whose message another worker
-took) records nothing. Every attempt sends the same body under the same Idempotency-Key, so a
-message sent twice by two claims still reaches the recipient once.
+A drain job loops: take a slot from the shared rate limiter, claim the work that one request
+can carry (a due frozen batch, or up to 100 due messages, or one message that must go alone),
+prepare it (render, drop suppressed, expire), send it, record the outcome. Under a burst one
+job sends hundreds of emails per request; on an idle system a lone message goes out at once.
+
+A bulk drain gives way as soon as transactional work waits, and every drain stops after a time
+budget and hands over to a fresh job, so no queue is starved.
 """
 
+import json
 import logging
-import random
-import uuid
-from dataclasses import dataclass
-from datetime import timedelta
+import time
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from queueing import ratelimit, resend_client, sending_gate
-from queueing.models import EventKind, FailureCode, Message, MessageEvent, MessageStatus, Priority
-from queueing.outcomes import (
-    IdempotencyConflict,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SendingNotAllowed,
-    SendOutcome,
-    Sent,
-    Transient,
-)
+from queueing import claims, ratelimit, recording, resend_client, sending_gate
+from queueing.claims import BatchClaim, MessageClaim
+from queueing.enqueue import queue_for, request_drain
+from queueing.models import FailureCode, Message, Priority
 from queueing.payload import build_payload
-from recipients.selectors import suppressed_addresses
+from queueing.rendering import render_pending
+from recipients.selectors import bare_address, suppressed_addresses
 
 log = logging.getLogger(__name__)
 
-# After a 401/403 every worker waits this long before one of them tries again.
-NOT_ALLOWED_PAUSE_SECONDS = 60.0
+DRAIN_BUDGET_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class Claim:
-    message: Message
-    token: uuid.UUID
+@dataclass
+class DrainReport:
+    requests: int = 0
+    sent_alone: int = 0
+    batched: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def count(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
-def deliver(message_id: int, *, worker_name: str = "") -> str:
-    """Run one delivery attempt; returns a word for the job's result (for logs and tests)."""
-    pause = sending_gate.current_pause()
-    if pause:
-        _defer_unclaimed(message_id, pause.seconds_left)
-        return "paused"
-    claim = claim_message(message_id, worker_name=worker_name)
-    if claim is None:
-        return "not-claimable"
-    message = claim.message
+def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECONDS) -> DrainReport:
+    report = DrainReport()
+    deadline = time.monotonic() + budget
+    while True:
+        pause = sending_gate.current_pause()
+        if pause:
+            log.warning("Sending paused (%s); drain of %s stops", pause.reason, priority)
+            return report
+        if priority == Priority.BULK and queue_for(Priority.TRANSACTIONAL).count:
+            request_drain(priority)  # transactional mail first; continue afterwards
+            return report
+        if time.monotonic() > deadline:
+            request_drain(priority)
+            return report
+        # Take the slot first, so claimed work never waits long enough to lose its lease.
+        slot = ratelimit.reserve(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
+        if not slot.granted:
+            return report  # the reconciler starts a new drain once the budget frees up
+        slot_at = time.monotonic() + slot.wait
+        if not _send_next(priority, worker, slot_at, report):
+            return report
 
-    window = timedelta(seconds=settings.MAILHUB_RETRY_WINDOW_SECONDS)
-    if message.first_attempt_at and timezone.now() - message.first_attempt_at > window:
-        record_failure(claim, FailureCode.EXPIRED, _expired_error())
-        return "expired"
 
-    blocked = suppressed_addresses(
-        [*message.to, *message.cc, *message.bcc], marketing=_is_marketing(message)
+def _send_next(priority: str, worker: str, slot_at: float, report: DrainReport) -> bool:
+    """Claim and send one request's worth of work; False when there was none."""
+    batch = claims.claim_due_batch(priority, worker=worker)
+    if batch is not None:
+        _wait(slot_at)
+        report.count(send_batch(batch))
+        report.requests += 1
+        return True
+    token, group = claims.claim_messages(
+        priority, alone=False, limit=claims.MAX_BATCH, worker=worker
     )
-    if blocked:
-        record_suppressed(claim, blocked)
-        return "suppressed"
-
-    # Wait for the shared budget only as long as the lease can spare; otherwise hand the
-    # message back without spending an attempt.
-    reservation = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
-    if not reservation.granted:
-        release_claim(
-            claim,
-            delay=reservation.wait,
-            kind=EventKind.RATE_LIMITED,
-            detail=f"waiting {reservation.wait:.1f} s for the shared rate limit",
-        )
-        return "rate-limited"
-
-    outcome = resend_client.send_email(
-        build_payload(message), idempotency_key=message.idempotency_key
-    )
-    return record_outcome(claim, outcome)
+    if not group:
+        token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
+    if not group:
+        return False
+    group = _prepare(token, group)
+    if not group:
+        return True  # all suppressed or failed before sending; the slot goes unused
+    _wait(slot_at)
+    report.requests += 1
+    if len(group) == 1:
+        report.sent_alone += 1
+        report.count(send_alone(MessageClaim(group[0], token)))
+    else:
+        report.batched += len(group)
+        report.count(send_batch(claims.freeze_batch(token, group, worker=worker)))
+    return True
 
 
-def claim_message(message_id: int, *, worker_name: str = "") -> Claim | None:
+def _wait(slot_at: float) -> None:
+    delay = slot_at - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _prepare(token, group: list[Message]) -> list[Message]:
+    """Render, then drop what may not or can no longer be sent; returns what goes out."""
     now = timezone.now()
-    token = uuid.uuid4()
-    with transaction.atomic():
-        claimed = (
-            Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .update(
-                status=MessageStatus.SENDING,
-                claim_token=token,
-                claimed_by=worker_name[:255],
-                lease_expires_at=now + timedelta(seconds=settings.MAILHUB_LEASE_SECONDS),
-                attempts=F("attempts") + 1,
-                first_attempt_at=Coalesce(F("first_attempt_at"), Value(now)),
-                updated_at=now,
-            )
+    expired = [m for m in group if recording.retry_window_passed(m.first_attempt_at, now)]
+    if expired:
+        recording.messages_failed_before_send(
+            token, expired, FailureCode.EXPIRED, {m.pk: recording.expired_error() for m in expired}
         )
-        if not claimed:
-            return None
-        message = Message.objects.get(pk=message_id)
-        MessageEvent.objects.create(
-            message=message,
-            kind=EventKind.ATTEMPT,
-            detail=f"attempt {message.attempts} of {message.max_attempts}",
-            data={"attempt": message.attempts, "worker": worker_name},
+    group = [m for m in group if m not in expired]
+
+    render_errors = render_pending(group)
+    if render_errors:
+        failed = [m for m in group if m.pk in render_errors]
+        recording.messages_failed_before_send(
+            token, failed, FailureCode.RENDER_ERROR, render_errors
         )
-    return Claim(message=message, token=token)
+        group = [m for m in group if m.pk not in render_errors]
+
+    blocked = _blocked(group)
+    if blocked:
+        recording.messages_suppressed(token, [m for m in group if m.pk in blocked], blocked)
+        group = [m for m in group if m.pk not in blocked]
+    return group
 
 
-def record_outcome(claim: Claim, outcome: SendOutcome) -> str:
-    match outcome:
-        case Sent(provider_id=provider_id):
-            return record_sent(claim, provider_id)
-        case Transient(error=error):
-            return record_transient(claim, error)
-        case RateLimited(retry_after=retry_after, error=error):
-            ratelimit.pause(retry_after)
-            release_claim(claim, delay=retry_after, kind=EventKind.RATE_LIMITED, detail=error)
-            return "rate-limited"
-        case QuotaExhausted(retry_after=retry_after, error=error):
-            sending_gate.pause_sending(f"Resend quota exhausted: {error}", retry_after)
-            release_claim(claim, delay=retry_after, kind=EventKind.PAUSED, detail=error)
-            return "quota-exhausted"
-        case SendingNotAllowed(error=error):
-            reason = f"Resend refused the API key or account: {error}. Check RESEND_API_KEY."
-            sending_gate.pause_sending(reason, NOT_ALLOWED_PAUSE_SECONDS)
-            release_claim(
-                claim, delay=NOT_ALLOWED_PAUSE_SECONDS, kind=EventKind.PAUSED, detail=reason
-            )
-            return "not-allowed"
-        case Rejected(error=error):
-            record_failure(claim, FailureCode.REJECTED, error)
-            return "rejected"
-        case IdempotencyConflict(error=error):
-            log.error(
-                "Message %s: Resend reports an earlier, different request under key %s. "
-                "Not sending it again; check it by hand.",
-                claim.message.pk,
-                claim.message.idempotency_key,
-            )
-            record_failure(
-                claim,
-                FailureCode.IDEMPOTENCY_CONFLICT,
-                f"{error}. An earlier attempt under this idempotency key was accepted with "
-                "another body; mailhub will not send this message again under another key. "
-                "Check in Resend whether it was delivered.",
-            )
-            return "idempotency-conflict"
-    raise TypeError(f"unknown outcome {outcome!r}")  # pragma: no cover
-
-
-def _owned(claim: Claim):
-    return Message.objects.filter(
-        pk=claim.message.pk, status=MessageStatus.SENDING, claim_token=claim.token
-    )
-
-
-def _cleared_claim() -> dict:
-    return {"claim_token": None, "lease_expires_at": None, "updated_at": timezone.now()}
-
-
-def _event(claim: Claim, kind: str, detail: str, **data) -> None:
-    MessageEvent.objects.create(message_id=claim.message.pk, kind=kind, detail=detail, data=data)
-
-
-def _lost(claim: Claim) -> str:
-    log.warning("Message %s: claim lost before the outcome was recorded", claim.message.pk)
-    return "claim-lost"
-
-
-def record_sent(claim: Claim, provider_id: str) -> str:
-    with transaction.atomic():
-        if not _owned(claim).update(
-            status=MessageStatus.SENT,
-            provider_id=provider_id,
-            sent_at=timezone.now(),
-            next_attempt_at=None,
-            last_error="",
-            failure_code="",
-            **_cleared_claim(),
-        ):
-            return _lost(claim)
-        _event(
-            claim,
-            EventKind.SENT,
-            f"accepted by Resend as {provider_id}",
-            provider_id=provider_id,
-            attempt=claim.message.attempts,
+def _blocked(group: list[Message]) -> dict[int, str]:
+    """Which messages go to an address that may not receive their kind of mail, and why."""
+    reasons: dict[int, str] = {}
+    for marketing in (False, True):
+        subset = [m for m in group if _is_marketing(m) == marketing]
+        if not subset:
+            continue
+        refused = suppressed_addresses(
+            {a for m in subset for a in (*m.to, *m.cc, *m.bcc)}, marketing=marketing
         )
-    return "sent"
-
-
-def record_transient(claim: Claim, error: str) -> str:
-    message = claim.message
-    if message.attempts >= message.max_attempts:
-        record_failure(
-            claim,
-            FailureCode.ATTEMPTS_EXHAUSTED,
-            f"{error} (attempt {message.attempts} of {message.max_attempts})",
-        )
-        return "failed"
-    delay = backoff_seconds(message.attempts)
-    next_attempt_at = timezone.now() + timedelta(seconds=delay)
-    window_end = message.first_attempt_at + timedelta(seconds=settings.MAILHUB_RETRY_WINDOW_SECONDS)
-    if next_attempt_at > window_end:
-        record_failure(claim, FailureCode.EXPIRED, f"{error}; {_expired_error()}")
-        return "expired"
-    with transaction.atomic():
-        if not _owned(claim).update(
-            status=MessageStatus.QUEUED,
-            next_attempt_at=next_attempt_at,
-            last_error=error,
-            **_cleared_claim(),
-        ):
-            return _lost(claim)
-        _event(
-            claim,
-            EventKind.RETRY,
-            f"attempt {message.attempts} failed: {error}; next in {delay:.1f} s",
-            attempt=message.attempts,
-            error=error,
-        )
-    return "retry"
-
-
-def release_claim(claim: Claim, *, delay: float, kind: str, detail: str) -> str:
-    """Back to queued without spending the attempt: the provider was not (really) asked."""
-    with transaction.atomic():
-        if not _owned(claim).update(
-            status=MessageStatus.QUEUED,
-            attempts=F("attempts") - 1,
-            next_attempt_at=timezone.now() + timedelta(seconds=max(delay, 0.0)),
-            **_cleared_claim(),
-        ):
-            return _lost(claim)
-        _event(claim, kind, detail, wait=delay)
-    return "released"
-
-
-def record_failure(claim: Claim, code: str, error: str) -> str:
-    with transaction.atomic():
-        if not _owned(claim).update(
-            status=MessageStatus.FAILED,
-            failure_code=code,
-            last_error=error,
-            next_attempt_at=None,
-            **_cleared_claim(),
-        ):
-            return _lost(claim)
-        _event(claim, EventKind.FAILED, error, failure_code=code, attempt=claim.message.attempts)
-    return "failed"
-
-
-def record_suppressed(claim: Claim, blocked: dict[str, str]) -> str:
-    reasons = "; ".join(f"{address}: {reason}" for address, reason in sorted(blocked.items()))
-    with transaction.atomic():
-        # No provider call was made, so the claim's attempt is given back.
-        if not _owned(claim).update(
-            status=MessageStatus.SUPPRESSED,
-            attempts=F("attempts") - 1,
-            last_error=f"suppressed: {reasons}",
-            next_attempt_at=None,
-            **_cleared_claim(),
-        ):
-            return _lost(claim)
-        _event(claim, EventKind.SUPPRESSED, reasons, addresses=sorted(blocked))
-    return "suppressed"
-
-
-def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with jitter: base·2^(n-1), capped, times a factor in [0.5, 1.5)."""
-    base = settings.MAILHUB_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
-    return min(base, settings.MAILHUB_RETRY_MAX_SECONDS) * (0.5 + random.random())
-
-
-def _defer_unclaimed(message_id: int, seconds: float) -> None:
-    """Sending is paused: push a waiting message past the pause so nothing spins on it."""
-    Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED).update(
-        next_attempt_at=timezone.now() + timedelta(seconds=max(seconds, 1.0))
-    )
+        if not refused:
+            continue
+        for m in subset:
+            hits = {bare_address(a) for a in (*m.to, *m.cc, *m.bcc)} & refused.keys()
+            if hits:
+                reasons[m.pk] = "; ".join(f"{a}: {refused[a]}" for a in sorted(hits))
+    return reasons
 
 
 def _is_marketing(message: Message) -> bool:
     return message.campaign_id is not None or message.priority == Priority.BULK
 
 
-def _expired_error() -> str:
-    hours = settings.MAILHUB_RETRY_WINDOW_SECONDS / 3600
-    return (
-        f"not sent within {hours:.0f} h of the first attempt; Resend forgets idempotency keys "
-        "after 24 h, so mailhub stops rather than risk a second copy"
+def send_alone(claim: MessageClaim) -> str:
+    outcome = resend_client.send_email(
+        build_payload(claim.message), idempotency_key=claim.message.idempotency_key
     )
+    return recording.record_message_outcome(claim, outcome)
+
+
+def send_batch(claim: BatchClaim) -> str:
+    outcome = resend_client.send_batch(
+        json.loads(claim.batch.body), idempotency_key=claim.batch.idempotency_key
+    )
+    return recording.record_batch_outcome(claim, outcome)

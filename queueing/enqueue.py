@@ -1,41 +1,29 @@
-"""Putting delivery jobs on the RQ queues.
+"""Signalling workers that a queue has work.
 
-Jobs carry a message id and nothing else. The job id is derived from the row (id and attempt
-count), so the reconciler can tell from the row alone whether the job it expects is in Redis.
-A failure to reach Redis is logged, never raised: the row is already committed and the
-reconciler enqueues it when Redis is back.
+Jobs carry a queue name and nothing else; the work itself is found in the Message table. A
+flag in Redis keeps the number of waiting drain jobs per queue at one, however many messages
+arrive: a burst of 10,000 accepts enqueues one job, not 10,000. A drain clears the flag when it
+starts, so work that arrives while it runs asks for a second drain (which another worker can
+take). Failing to reach Redis is logged, never raised: the rows are committed and the
+reconciler asks again once Redis answers.
 """
 
+import contextlib
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 import django_rq
 import redis
 from django.db import transaction
 from rq import Queue
 
+from queueing.connection import get_redis
 from queueing.models import Priority
 
 log = logging.getLogger(__name__)
 
-DELIVER_FUNC = "queueing.jobs.deliver_message"
-JOB_TIMEOUT = 300  # seconds; the HTTP timeouts end a call long before this
-RESULT_TTL = 300
-FAILURE_TTL = 7 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class DeliveryRef:
-    """What the queue needs to know about a message to enqueue it."""
-
-    message_id: int
-    priority: str
-    attempts: int
-
-
-def delivery_job_id(message_id: int, attempts: int) -> str:
-    return f"mailhub-deliver-{message_id}-{attempts}"
+DRAIN_FUNC = "queueing.jobs.drain_queue"
+JOB_TIMEOUT = 600  # a drain stops itself after about ten seconds; this only guards a hang
+FLAG_TTL = 60  # a flag whose job was lost clears itself; the reconciler asks again
 
 
 def queue_for(priority: str) -> Queue:
@@ -43,42 +31,31 @@ def queue_for(priority: str) -> Queue:
     return django_rq.get_queue(name)
 
 
-def enqueue_deliveries(refs: Iterable[DeliveryRef]) -> int:
-    """Enqueue one delivery job per message; returns how many were enqueued."""
-    by_queue: dict[str, list[DeliveryRef]] = {}
-    for ref in refs:
-        by_queue.setdefault(ref.priority, []).append(ref)
-    enqueued = 0
-    for priority, group in by_queue.items():
-        queue = queue_for(priority)
-        try:
-            with queue.connection.pipeline() as pipe:
-                queue.enqueue_many(
-                    [
-                        Queue.prepare_data(
-                            DELIVER_FUNC,
-                            args=(ref.message_id,),
-                            job_id=delivery_job_id(ref.message_id, ref.attempts),
-                            timeout=JOB_TIMEOUT,
-                            result_ttl=RESULT_TTL,
-                            failure_ttl=FAILURE_TTL,
-                        )
-                        for ref in group
-                    ],
-                    pipeline=pipe,
-                )
-                pipe.execute()
-            enqueued += len(group)
-        except redis.RedisError as exc:
-            log.warning(
-                "Redis unreachable, %d message(s) stay queued for the reconciler: %s",
-                len(group),
-                exc,
-            )
-    return enqueued
+def drain_flag(priority: str) -> str:
+    return f"mailhub:drain:{priority}:waiting"
 
 
-def enqueue_on_commit(refs: list[DeliveryRef]) -> None:
-    """Enqueue once the surrounding transaction commits (at once outside a transaction)."""
-    if refs:
-        transaction.on_commit(lambda: enqueue_deliveries(refs))
+def request_drain(priority: str) -> bool:
+    """Make sure one drain job for `priority` is waiting; True if this call enqueued it."""
+    try:
+        if not get_redis().set(drain_flag(priority), "1", nx=True, ex=FLAG_TTL):
+            return False
+        queue_for(priority).enqueue(
+            DRAIN_FUNC, priority, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
+        )
+        return True
+    except redis.RedisError as exc:
+        log.warning(
+            "Redis unreachable; %s messages stay queued for the reconciler: %s", priority, exc
+        )
+        return False
+
+
+def drain_started(priority: str) -> None:
+    with contextlib.suppress(redis.RedisError):
+        get_redis().delete(drain_flag(priority))
+
+
+def request_drain_on_commit(priority: str) -> None:
+    """Ask for a drain once the surrounding transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: request_drain(priority))

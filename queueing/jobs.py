@@ -1,13 +1,16 @@
-"""RQ entry points: ids in, a service call out."""
+"""RQ entry points: a queue name in, a service call out."""
 
 import os
 
 from rq import get_current_job
 
 from queueing import delivery
+from queueing.enqueue import drain_started
 
 
-def deliver_message(message_id: int) -> str:
+def drain_queue(priority: str) -> dict:
+    drain_started(priority)
     job = get_current_job()
     worker = os.environ.get("RQ_WORKER_ID", "") or (job.worker_name if job else "") or ""
-    return delivery.deliver(message_id, worker_name=worker)
+    report = delivery.drain(priority, worker=worker)
+    return {"requests": report.requests, **report.outcomes}

@@ -104,6 +104,21 @@ class Message(models.Model):
 
     provider_id = models.CharField(max_length=255, blank=True)
 
+    # Set once the message has been (or must be) sent on its own: attachments, a single
+    # attempt already made under its own key, or a batch Resend refused as a whole.
+    send_alone = models.BooleanField(default=False)
+    # Set once the message is frozen into a batch: from then on it is only ever sent as part
+    # of that batch (same members, same body, same key), never alone.
+    batch = models.ForeignKey(
+        "SendBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    batch_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Campaign messages are rendered by the worker just before their first send
+    # (see queueing.rendering); the rendered subject and bodies are then stored here.
+    needs_render = models.BooleanField(default=False)
+    # Test sends of a campaign: never counted in its statistics.
+    is_test = models.BooleanField(default=False)
+
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.SERVICE)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -134,12 +149,20 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Fan-out is idempotent: one message per campaign and person, whatever happens.
+            models.UniqueConstraint(
+                fields=["campaign", "recipient"],
+                condition=Q(campaign__isnull=False, recipient__isnull=False, is_test=False),
+                name="message_one_per_campaign_recipient",
+            ),
+        ]
         indexes = [
             # Worker and reconciler: due queued rows, transactional first.
             models.Index(
-                fields=["priority", "next_attempt_at", "id"],
-                condition=Q(status="queued"),
-                name="message_queued_due_idx",
+                fields=["priority", "send_alone", "id"],
+                condition=Q(status="queued", batch__isnull=True),
+                name="message_queued_idx",
             ),
             models.Index(
                 fields=["lease_expires_at"],
@@ -166,6 +189,55 @@ class Message(models.Model):
     @property
     def total_attachment_bytes(self) -> int:
         return sum(a.size for a in self.attachments.all())
+
+
+class BatchStatus(models.TextChoices):
+    QUEUED = "queued"  # frozen, waiting for its (next) call
+    SENDING = "sending"  # a worker holds it
+    DONE = "done"  # Resend answered for every member
+    FAILED = "failed"  # given up; its members failed with it
+    SPLIT = "split"  # refused as a whole (definite 4xx): members are sent alone instead
+
+
+class SendBatch(models.Model):
+    """Up to 100 messages frozen into one /emails/batch request.
+
+    The body and key are fixed before the first call, so every attempt is the same request:
+    after an unclear outcome the same members go again, byte for byte, under the same key.
+    """
+
+    idempotency_key = models.CharField(max_length=256, unique=True, editable=False)
+    priority = models.CharField(max_length=16, choices=Priority.choices)
+    status = models.CharField(max_length=16, choices=BatchStatus.choices)
+    body = models.TextField(help_text="The exact JSON request body, frozen at the first call.")
+    size = models.PositiveSmallIntegerField()
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=8)
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_by = models.CharField(max_length=255, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["priority", "next_attempt_at"],
+                condition=Q(status="queued"),
+                name="batch_queued_due_idx",
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="sending"),
+                name="batch_sending_lease_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch #{self.pk} ({self.size} emails, {self.status})"
 
 
 class MessageAttachment(models.Model):
@@ -199,6 +271,8 @@ class EventKind(models.TextChoices):
     SUPPRESSED = "suppressed"
     LEASE_EXPIRED = "lease_expired"
     PROVIDER = "provider"
+    BATCHED = "batched"
+    SPLIT = "split"
 
 
 class MessageEvent(models.Model):

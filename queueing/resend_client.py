@@ -101,13 +101,15 @@ def send_email(payload: dict[str, Any], *, idempotency_key: str) -> SendOutcome:
 
 
 def send_batch(
-    payloads: list[dict[str, Any]], *, idempotency_key: str, permissive: bool = True
+    payloads: list[dict[str, Any]], *, idempotency_key: str, permissive: bool | None = None
 ) -> BatchOutcome:
     """POST /emails/batch with up to 100 payloads; per-item results follow request order."""
     if not 1 <= len(payloads) <= MAX_BATCH_SIZE:
         raise ValueError(f"a batch holds 1 to {MAX_BATCH_SIZE} emails, not {len(payloads)}")
     _configure()
     options: dict[str, Any] = {"idempotency_key": idempotency_key}
+    if permissive is None:
+        permissive = settings.RESEND_BATCH_VALIDATION != "strict"
     if permissive:
         options["batch_validation"] = "permissive"
     try:
@@ -118,7 +120,11 @@ def send_batch(
         log.exception("Unexpected error from the resend SDK")
         return Transient(f"unexpected error from the resend SDK: {exc!r}")
     _observe_headers(response)
-    return _batch_items(response, len(payloads))
+    try:
+        return _batch_items(response, len(payloads))
+    except Exception as exc:  # an answer we cannot read must not lose the batch
+        log.exception("Could not read Resend's batch answer: %r", _without_headers(response))
+        return Transient(f"unreadable batch answer: {exc!r}")
 
 
 def _observe_headers(response: Any) -> None:
@@ -152,7 +158,7 @@ def _batch_items(response: Any, size: int) -> BatchOutcome:
             "Batch answer has %d ids for %d accepted items", len(data), len(accepted_indexes)
         )
         return Transient(f"batch answer has {len(data)} ids for {len(accepted_indexes)} emails")
-    items: list[Sent | Rejected] = [Rejected(rejected[i]) for i in range(size)]
+    items: list[Sent | Rejected] = [Rejected(rejected.get(i, "")) for i in range(size)]
     for index, entry in zip(accepted_indexes, data, strict=True):
         provider_id = entry.get("id") if isinstance(entry, Mapping) else None
         if not isinstance(provider_id, str) or not provider_id:

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from queueing import validation
-from queueing.enqueue import DeliveryRef, enqueue_on_commit
+from queueing.enqueue import request_drain_on_commit
 from queueing.models import (
     EventKind,
     Message,
@@ -81,6 +81,8 @@ def message_create(
     message.html, message.text = validation.validate_body(html, text)
     files = _validate_attachments(attachments)
     scheduled_at = _validate_schedule(scheduled_at, now)
+    # Resend's batch endpoint takes no attachments.
+    message.send_alone = bool(files)
     message.uuid = uuid.uuid4()
     message.idempotency_key = f"mailhub-message-{message.uuid}"
     if scheduled_at:
@@ -106,15 +108,19 @@ def message_create(
             MessageEvent.objects.create(message=message, kind=EventKind.SCHEDULED, detail=detail)
         else:
             MessageEvent.objects.create(message=message, kind=EventKind.QUEUED, detail=source)
-            enqueue_on_commit([DeliveryRef(message.pk, message.priority, 0)])
+            request_drain_on_commit(message.priority)
     return message
 
 
 def message_cancel(*, message: Message, reason: str = "") -> bool:
-    """Cancel a message that has not been handed to a worker; False if it is too late."""
+    """Cancel a message that has not been handed to a worker; False if it is too late.
+
+    A member of a frozen batch cannot be cancelled: Resend may already hold that batch."""
     with transaction.atomic():
         cancelled = Message.objects.filter(
-            pk=message.pk, status__in=(MessageStatus.SCHEDULED, MessageStatus.QUEUED)
+            pk=message.pk,
+            status__in=(MessageStatus.SCHEDULED, MessageStatus.QUEUED),
+            batch__isnull=True,
         ).update(status=MessageStatus.CANCELLED, next_attempt_at=None, updated_at=timezone.now())
         if cancelled:
             MessageEvent.objects.create(
@@ -126,12 +132,15 @@ def message_cancel(*, message: Message, reason: str = "") -> bool:
 def message_retry(*, message: Message) -> bool:
     """Give a failed message a fresh round of attempts (a person's decision, from the admin).
 
-    Refused for idempotency conflicts: Resend may already hold that email."""
+    Refused for idempotency conflicts and for members of a batch: Resend may already hold
+    that email, and a batch member is never sent on its own."""
     if message.failure_code == "idempotency_conflict":
         return False
     with transaction.atomic():
         now = timezone.now()
-        updated = Message.objects.filter(pk=message.pk, status=MessageStatus.FAILED).update(
+        updated = Message.objects.filter(
+            pk=message.pk, status=MessageStatus.FAILED, batch__isnull=True
+        ).update(
             status=MessageStatus.QUEUED,
             attempts=0,
             next_attempt_at=None,
@@ -143,7 +152,7 @@ def message_retry(*, message: Message) -> bool:
             MessageEvent.objects.create(
                 message_id=message.pk, kind=EventKind.QUEUED, detail="retried by hand"
             )
-            enqueue_on_commit([DeliveryRef(message.pk, message.priority, 0)])
+            request_drain_on_commit(message.priority)
     return bool(updated)
 
 

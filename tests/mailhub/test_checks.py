@@ -29,7 +29,9 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_missing_production_settings_are_warnings_naming_the_setting():
-    result = manage("check", DEBUG="false", SECRET_KEY="anything", REDIS_URL="redis://127.0.0.1:1/0")
+    result = manage(
+        "check", DEBUG="false", SECRET_KEY="anything", REDIS_URL="redis://127.0.0.1:1/0"
+    )
     assert result.returncode == 0, result.stderr
     out = result.stderr + result.stdout
     assert "mailhub.W001" in out and "Set RESEND_API_KEY" in out

@@ -2,13 +2,13 @@
 
 import hashlib
 import json
-import time
 
 import pytest
 from django.utils import timezone
 
 from queueing import sending_gate
-from queueing.models import EventKind, FailureCode, Message, MessageStatus
+from queueing.enqueue import request_drain
+from queueing.models import EventKind, FailureCode, Message, MessageStatus, SendBatch
 from queueing.payload import build_payload
 from queueing.services import AttachmentInput, message_create
 from recipients.models import Suppression
@@ -71,11 +71,8 @@ def test_request_body_is_identical_on_every_attempt(sandbox, deliver_all):
 
 
 def _make_due(message: Message) -> None:
-    from queueing.enqueue import DeliveryRef, enqueue_deliveries
-
-    message.refresh_from_db()
     Message.objects.filter(pk=message.pk).update(next_attempt_at=None)
-    enqueue_deliveries([DeliveryRef(message.pk, message.priority, message.attempts)])
+    request_drain(message.priority)
 
 
 def test_500_then_success_gives_one_delivery_and_two_attempts(sandbox, deliver_all):
@@ -176,9 +173,7 @@ def test_idempotency_conflict_is_held_for_a_person(sandbox, deliver_all):
     Message.objects.filter(pk=message.pk).update(
         status=MessageStatus.QUEUED, subject="Changed", attempts=0
     )
-    from queueing.enqueue import DeliveryRef, enqueue_deliveries
-
-    enqueue_deliveries([DeliveryRef(message.pk, message.priority, 0)])
+    request_drain(message.priority)
     deliver_all()
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
@@ -187,7 +182,7 @@ def test_idempotency_conflict_is_held_for_a_person(sandbox, deliver_all):
     assert len(sandbox.emails()) == 1
 
 
-def test_bad_api_key_pauses_sending_and_fails_nothing(sandbox, settings):
+def test_bad_api_key_pauses_sending_and_fails_nothing(sandbox, deliver_all):
     sandbox.configure(api_key="re_the_right_key")
     first, second = send(), send(to=["bob@example.com"])
     run_worker_burst()
@@ -197,18 +192,16 @@ def test_bad_api_key_pauses_sending_and_fails_nothing(sandbox, settings):
         assert message.attempts == 0
     pause = sending_gate.current_pause()
     assert pause is not None and "RESEND_API_KEY" in pause.reason
-    # Only one request was made: the second message waited behind the pause.
-    assert len([r for r in sandbox.requests() if r["path"] == "/emails"]) == 1
+    # One request was made (the two went as one batch); nothing was failed or retried.
+    assert len([r for r in sandbox.requests() if r["path"].startswith("/emails")]) == 1
 
+    # The key is fixed and the pause lifted: the same batch goes, and both are sent.
     sandbox.configure(api_key=None)
     sending_gate.resume_sending()
-    Message.objects.update(next_attempt_at=None)
-    from queueing.reconciler import reconcile
-
-    time.sleep(3.1)  # past the reconciler's grace for fresh rows
-    reconcile()
-    run_worker_burst()
+    SendBatch.objects.update(next_attempt_at=None)
+    deliver_all()
     assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.SENT}
+    assert len(sandbox.emails()) == 2
 
 
 def test_suppressed_address_is_not_sent(sandbox, deliver_all):

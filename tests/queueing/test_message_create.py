@@ -41,9 +41,15 @@ def test_valid_message_is_stored_queued_and_enqueued_once():
     assert message.queued_at is not None
     assert list(message.events.values_list("kind", flat=True)) == ["queued"]
     queue = django_rq.get_queue("transactional")
-    assert queue.job_ids == [f"mailhub-deliver-{message.pk}-0"]
-    job = queue.fetch_job(queue.job_ids[0])
-    assert job.args == (message.pk,)  # jobs carry ids only
+    (job,) = queue.jobs
+    assert job.func_name == "queueing.jobs.drain_queue"
+    assert job.args == ("transactional",)  # jobs carry a queue name, never message content
+
+
+def test_a_burst_of_accepts_enqueues_one_job_not_one_per_message():
+    for i in range(30):
+        create(to=[f"user{i}@example.com"])
+    assert django_rq.get_queue("transactional").count == 1
 
 
 def test_bulk_priority_goes_to_the_bulk_queue():
@@ -134,4 +140,4 @@ def test_redis_down_at_accept_still_stores_the_message(settings, caplog):
     }
     message = create()
     assert Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).exists()
-    assert "Redis unreachable, 1 message(s) stay queued for the reconciler" in caplog.text
+    assert "Redis unreachable; transactional messages stay queued for the reconciler" in caplog.text

@@ -31,9 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--cc", action="append", default=[])
         parser.add_argument("--bcc", action="append", default=[])
         parser.add_argument("--reply-to", action="append", default=[])
-        parser.add_argument(
-            "--priority", choices=Priority.values, default=Priority.TRANSACTIONAL
-        )
+        parser.add_argument("--priority", choices=Priority.values, default=Priority.TRANSACTIONAL)
         parser.add_argument(
             "--at", help="Send at this ISO 8601 time with a zone, e.g. 2026-12-01T09:00+00:00."
         )
@@ -58,7 +56,11 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError(describe_error(exc)) from None
-        when = f"scheduled for {message.scheduled_at.isoformat()}" if message.scheduled_at else "queued"
+        when = (
+            f"scheduled for {message.scheduled_at.isoformat()}"
+            if message.scheduled_at
+            else "queued"
+        )
         self.stdout.write(f"Message {message.pk} {when} to {', '.join(message.to)}.")
         self.stdout.write(str(message.pk))
 
@@ -83,4 +85,3 @@ def _parse_time(value: str | None) -> datetime | None:
         raise CommandError(
             f"--at {value!r} is not an ISO 8601 time; use e.g. 2026-12-01T09:00+00:00."
         ) from None
-

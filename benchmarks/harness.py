@@ -1,0 +1,100 @@
+"""Shared set-up for benchmarks: an isolated database and Redis, the sandbox and workers as
+real processes, exactly as they run in production (only the addresses differ).
+
+Call `prepare()` before importing anything from Django apps.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(*, sandbox_port: int, rate_limit: float = 0.0) -> dict[str, str]:
+    """Point this process (and the processes it starts) at benchmark-only resources."""
+    VAR.mkdir(exist_ok=True)
+    env = {
+        "DJANGO_SETTINGS_MODULE": "mailhub.settings",
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{VAR / 'bench.sqlite3'}"),
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+        "RESEND_API_URL": f"http://127.0.0.1:{sandbox_port}",
+        "RESEND_API_KEY": "re_benchmark",
+        "RESEND_RATE_LIMIT": str(rate_limit),
+        "RQ_LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING",
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-only-secret-key-not-for-production-use-0123456789",
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    return env
+
+
+def reset_state() -> None:
+    """Empty benchmark database tables and the benchmark Redis database."""
+    import redis
+    from django.conf import settings
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    from queueing.models import Message
+
+    Message.objects.all().delete()
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@contextmanager
+def sandbox_process(port: int, *args: str) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "resend_sandbox", "--port", str(port), *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        from queueing.sandbox import SandboxControl
+
+        control = SandboxControl(url)
+        deadline = time.monotonic() + 20
+        while not control.health():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the sandbox did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def start_worker(*extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "rqworker", "transactional", "bulk", "-v", "0", *extra],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its finished children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    # utime, stime, cutime, cstime are fields 14-17 of stat (12-15 after the name).
+    return sum(int(v) for v in fields[11:15]) / ticks

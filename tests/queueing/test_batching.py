@@ -1,0 +1,135 @@
+"""Messages that are ready together go out as frozen batches through /emails/batch."""
+
+import json
+
+import pytest
+
+from queueing.models import BatchStatus, FailureCode, Message, MessageStatus, SendBatch
+from queueing.services import AttachmentInput, message_create
+from tests.conftest import run_worker_burst
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def accept(count: int, **overrides) -> list[Message]:
+    return [
+        message_create(
+            to=[f"user{i}@example.com"], subject=f"Code {i}", text=f"Your code is {i}", **overrides
+        )
+        for i in range(count)
+    ]
+
+
+def batch_requests(sandbox) -> list[dict]:
+    return [r for r in sandbox.requests() if r["path"] == "/emails/batch"]
+
+
+def assert_each_sent_once(sandbox, messages: list[Message]) -> None:
+    emails = sandbox.emails()
+    assert len(emails) == len(messages)
+    by_uuid = {
+        next(t["value"] for t in e["request"]["tags"] if t["name"] == "mailhub_message"): e
+        for e in emails
+    }
+    for message in messages:
+        message.refresh_from_db()
+        assert message.status == MessageStatus.SENT
+        # Each row got the id Resend gave its own email, not a neighbour's.
+        assert by_uuid[str(message.uuid)]["id"] == message.provider_id
+
+
+def test_ready_messages_are_coalesced_into_batches_of_at_most_100(sandbox, deliver_all):
+    messages = accept(150)
+    deliver_all()
+    assert_each_sent_once(sandbox, messages)
+    sizes = sorted(r["emails_in_request"] for r in batch_requests(sandbox))
+    assert sizes == [50, 100]
+    assert not [r for r in sandbox.requests() if r["path"] == "/emails"]
+
+
+def test_a_lone_message_goes_alone_at_once(sandbox, deliver_all):
+    (message,) = accept(1)
+    deliver_all()
+    assert_each_sent_once(sandbox, [message])
+    assert [r["path"] for r in sandbox.requests()] == ["/emails"]
+    message.refresh_from_db()
+    assert message.send_alone and message.batch is None
+
+
+def test_messages_with_attachments_go_alone(sandbox, deliver_all):
+    plain = accept(3)
+    with_file = message_create(
+        to=["files@example.com"],
+        subject="Invoice",
+        text="Attached",
+        attachments=[AttachmentInput("invoice.txt", b"42 EUR", "text/plain")],
+    )
+    deliver_all()
+    assert_each_sent_once(sandbox, [*plain, with_file])
+    single = [r for r in sandbox.requests() if r["path"] == "/emails"]
+    assert len(single) == 1 and single[0]["emails_in_request"] == 1
+    assert sandbox.emails(to="files@example.com")[0]["request"]["attachments"]
+
+
+def test_permissive_errors_fail_only_the_bad_members_by_index(sandbox, deliver_all):
+    messages = accept(5)
+    # Our rules let these through; the sandbox (like Resend) refuses them.
+    bad = [messages[1], messages[3]]
+    Message.objects.filter(pk__in=[m.pk for m in bad]).update(to=["not an address"])
+    deliver_all()
+    for message in messages:
+        message.refresh_from_db()
+    assert [m.status for m in messages] == ["sent", "failed", "sent", "failed", "sent"]
+    assert {m.failure_code for m in bad} == {FailureCode.REJECTED}
+    assert all("to" in m.last_error.lower() for m in bad)
+    good = [messages[0], messages[2], messages[4]]
+    assert sorted(e["request"]["to"][0] for e in sandbox.emails()) == sorted(m.to[0] for m in good)
+    assert {e["id"] for e in sandbox.emails()} == {m.provider_id for m in good}
+
+
+def test_strict_batch_refusal_sends_each_member_alone(sandbox, deliver_all, settings):
+    settings.RESEND_BATCH_VALIDATION = "strict"
+    messages = accept(4)
+    Message.objects.filter(pk=messages[2].pk).update(to=["not an address"])
+    deliver_all()
+    statuses = [Message.objects.get(pk=m.pk).status for m in messages]
+    assert statuses == ["sent", "sent", "failed", "sent"]
+    assert SendBatch.objects.get().status == BatchStatus.SPLIT
+    assert len(sandbox.emails()) == 3
+    assert len([r for r in sandbox.requests() if r["path"] == "/emails"]) == 4
+
+
+def test_unclear_outcome_resends_the_same_batch_byte_for_byte(sandbox, deliver_all):
+    messages = accept(3)
+    sandbox.configure(drop_rate=1.0)  # accepted, but the answer is lost
+    run_worker_burst()
+    batch = SendBatch.objects.get()
+    assert batch.status == BatchStatus.QUEUED and batch.attempts == 1
+    frozen_body = batch.body
+    sandbox.configure(drop_rate=0.0)
+    SendBatch.objects.update(next_attempt_at=None)
+    deliver_all()
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.DONE and batch.attempts == 2
+    assert batch.body == frozen_body
+    requests = batch_requests(sandbox)
+    assert [r["outcome"] for r in requests] == ["dropped", "replayed"]
+    assert {r["idempotency_key"] for r in requests} == {batch.idempotency_key}
+    assert_each_sent_once(sandbox, messages)
+    assert [p["to"][0] for p in json.loads(frozen_body)] == [m.to[0] for m in messages]
+
+
+def test_batch_members_are_never_cancelled_or_sent_alone(sandbox, deliver_all):
+    from queueing.services import message_cancel
+
+    messages = accept(2)
+    sandbox.configure(fail_rate=1.0)
+    run_worker_burst()
+    member = Message.objects.get(pk=messages[0].pk)
+    assert member.batch_id is not None and member.status == MessageStatus.QUEUED
+    assert not message_cancel(message=member)
+    sandbox.configure(fail_rate=0.0)
+    SendBatch.objects.update(next_attempt_at=None)
+    deliver_all()
+    assert_each_sent_once(sandbox, messages)
+    assert not [r for r in sandbox.requests() if r["path"] == "/emails"]
