@@ -109,15 +109,15 @@ def _prepare(token, group: list[Message]) -> list[Message]:
         )
     group = [m for m in group if m not in expired]
 
-    render_errors = render_pending(group)
-    if render_errors:
-        failed = [m for m in group if m.pk in render_errors]
+    rendering = render_pending(group)
+    if rendering.failed:
+        failed = [m for m in group if m.pk in rendering.failed]
         recording.messages_failed_before_send(
-            token, failed, FailureCode.RENDER_ERROR, render_errors
+            token, failed, FailureCode.RENDER_ERROR, rendering.failed
         )
-        group = [m for m in group if m.pk not in render_errors]
+    group = [m for m in group if m.pk not in rendering.failed]
 
-    blocked = _blocked(group)
+    blocked = {**_blocked(group), **rendering.not_eligible}
     if blocked:
         recording.messages_suppressed(token, [m for m in group if m.pk in blocked], blocked)
         group = [m for m in group if m.pk not in blocked]

@@ -4,25 +4,65 @@ The campaigns app renders its own messages (frozen template + recipient data); q
 the result on the row before the first call, so every later attempt sends the same bytes.
 """
 
+from dataclasses import dataclass, field
+
 from django.db import transaction
 
 from queueing.models import Message
 
 
-def render_pending(messages: list[Message]) -> dict[int, str]:
-    """Render the messages that need it, in place and in the database; returns the errors
-    (message id → reason) of those that could not be rendered."""
+@dataclass(frozen=True)
+class Rendered:
+    """A message's final content, as the campaigns renderer returns it."""
+
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RenderFailed:
+    """This one message cannot be rendered (e.g. a missing attribute): it fails alone."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotEligible:
+    """The recipient may no longer receive this campaign (e.g. left the list): suppressed."""
+
+    reason: str
+
+
+RenderResult = Rendered | RenderFailed | NotEligible
+
+
+@dataclass
+class RenderReport:
+    failed: dict[int, str] = field(default_factory=dict)
+    not_eligible: dict[int, str] = field(default_factory=dict)
+
+
+def render_pending(messages: list[Message]) -> RenderReport:
+    """Render the messages that need it, in place and in the database, before their first
+    call. The campaigns app supplies `campaigns.rendering.render_messages(messages) ->
+    {message id: RenderResult}`."""
+    report = RenderReport()
     pending = [m for m in messages if m.needs_render]
     if not pending:
-        return {}
+        return report
     from campaigns.rendering import render_messages
 
     results = render_messages(pending)
-    errors = {pk: r for pk, r in results.items() if isinstance(r, str)}
     rendered = []
     for message in pending:
-        content = results.get(message.pk)
-        if content is None or isinstance(content, str):
+        content = results.get(message.pk, RenderFailed("the renderer returned nothing"))
+        if isinstance(content, RenderFailed):
+            report.failed[message.pk] = content.reason
+            continue
+        if isinstance(content, NotEligible):
+            report.not_eligible[message.pk] = content.reason
             continue
         message.subject = content.subject
         message.html = content.html
@@ -34,4 +74,4 @@ def render_pending(messages: list[Message]) -> dict[int, str]:
         Message.objects.bulk_update(
             rendered, ["subject", "html", "text", "headers", "needs_render"], batch_size=100
         )
-    return errors
+    return report

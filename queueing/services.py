@@ -5,7 +5,7 @@ Every entry point (admin, command, API, campaign fan-out) creates messages throu
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,6 +58,7 @@ def message_create(
     campaign_id: int | None = None,
     recipient_id: int | None = None,
     max_attempts: int | None = None,
+    is_test: bool = False,
 ) -> Message:
     """Validate, store and (on commit) enqueue one message. Raises ValidationError, keyed by
     field, before anything is stored."""
@@ -77,6 +78,7 @@ def message_create(
         campaign_id=campaign_id,
         recipient_id=recipient_id,
         max_attempts=max_attempts or settings.MAILHUB_MAX_ATTEMPTS,
+        is_test=is_test,
     )
     message.html, message.text = validation.validate_body(html, text)
     files = _validate_attachments(attachments)
@@ -110,6 +112,33 @@ def message_create(
             MessageEvent.objects.create(message=message, kind=EventKind.QUEUED, detail=source)
             request_drain_on_commit(message.priority)
     return message
+
+
+def messages_bulk_enqueue(messages: Iterable[Message], *, batch_size: int = 5000) -> None:
+    """Store many prepared messages as queued, in chunks, skipping any that would break a
+    unique constraint (so a fan-out run twice adds nothing), and ask for one drain per priority
+    once the transaction commits. Call it inside the caller's transaction to make all-or-nothing.
+
+    The caller validates and fills in: from_email, to, subject, priority, source, campaign and
+    recipient, a unique and stable idempotency_key (e.g. from campaign and recipient), and the
+    content or needs_render=True. Count what was stored with a query afterwards."""
+    now = timezone.now()
+    priorities: set[str] = set()
+    chunk: list[Message] = []
+    with transaction.atomic():
+        for message in messages:
+            message.status = MessageStatus.QUEUED
+            message.queued_at = message.queued_at or now
+            message.max_attempts = message.max_attempts or settings.MAILHUB_MAX_ATTEMPTS
+            priorities.add(message.priority)
+            chunk.append(message)
+            if len(chunk) >= batch_size:
+                Message.objects.bulk_create(chunk, ignore_conflicts=True)
+                chunk = []
+        if chunk:
+            Message.objects.bulk_create(chunk, ignore_conflicts=True)
+        for priority in priorities:
+            request_drain_on_commit(priority)
 
 
 def message_cancel(*, message: Message, reason: str = "") -> bool:
