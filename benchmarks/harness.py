@@ -39,6 +39,10 @@ def prepare(*, sandbox_port: int, rate_limit: float = 0.0) -> dict[str, str]:
         "SECRET_KEY": "benchmark-only-secret-key-not-for-production-use-0123456789",
     }
     os.environ.update(env)
+    if "BENCH_DATABASE_URL" not in os.environ:
+        # A fresh file each run: no state or old schema carried over from an earlier run.
+        for suffix in ("", "-wal", "-shm"):
+            (VAR / f"bench.sqlite3{suffix}").unlink(missing_ok=True)
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -120,6 +120,10 @@ class MessageAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The table is the queue's record: cancel what should not go, never erase what went.
+        return False
+
     def get_urls(self) -> list:
         compose = self.admin_site.admin_view(self.compose_view)
         return [

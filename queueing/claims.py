@@ -12,18 +12,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from queueing.models import (
-    BatchStatus,
-    EventKind,
-    Message,
-    MessageEvent,
-    MessageStatus,
-    SendBatch,
-)
+from queueing.events import add_events
+from queueing.models import BatchStatus, EventKind, Message, MessageStatus, SendBatch
 from queueing.payload import build_payload
 
 MAX_BATCH = 100
@@ -91,15 +85,6 @@ def claim_messages(
             updated_at=now,
         )
         claimed = list(Message.objects.filter(pk__in=ids, claim_token=token).order_by("id"))
-        MessageEvent.objects.bulk_create(
-            MessageEvent(
-                message=m,
-                kind=EventKind.ATTEMPT,
-                detail=f"attempt {m.attempts} of {m.max_attempts}",
-                data={"attempt": m.attempts, "worker": worker},
-            )
-            for m in claimed
-        )
     return token, claimed
 
 
@@ -113,6 +98,7 @@ def freeze_batch(token: uuid.UUID, members: list[Message], *, worker: str) -> Ba
             priority=members[0].priority,
             status=BatchStatus.SENDING,
             body=body,
+            member_ids=[m.pk for m in members],
             size=len(members),
             attempts=1,
             max_attempts=max(m.max_attempts for m in members),
@@ -121,17 +107,15 @@ def freeze_batch(token: uuid.UUID, members: list[Message], *, worker: str) -> Ba
             claimed_by=worker[:255],
             lease_expires_at=lease_end(now),
         )
-        Message.objects.filter(pk__in=[m.pk for m in members], claim_token=token).update(
-            batch=batch,
-            batch_index=Case(*[When(pk=m.pk, then=Value(i)) for i, m in enumerate(members)]),
-            lease_expires_at=None,
+        Message.objects.filter(pk__in=batch.member_ids, claim_token=token).update(
+            batch=batch, lease_expires_at=None
         )
-        MessageEvent.objects.bulk_create(
-            MessageEvent(
-                message=m,
-                kind=EventKind.BATCHED,
-                detail=f"frozen into batch #{batch.pk} at position {i}",
-                data={"batch": batch.pk, "index": i},
+        add_events(
+            (
+                m.pk,
+                EventKind.ATTEMPT,
+                f"attempt {m.attempts} of {m.max_attempts}, in batch #{batch.pk} at position {i}",
+                {"attempt": m.attempts, "batch": batch.pk, "index": i, "worker": worker},
             )
             for i, m in enumerate(members)
         )
@@ -164,13 +148,14 @@ def claim_due_batch(priority: str, *, worker: str) -> BatchClaim | None:
             status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=now
         )
         batch = SendBatch.objects.get(pk=batch_id)
-        members = list(Message.objects.filter(batch_id=batch_id).order_by("batch_index"))
-        MessageEvent.objects.bulk_create(
-            MessageEvent(
-                message=m,
-                kind=EventKind.ATTEMPT,
-                detail=f"batch #{batch.pk} attempt {batch.attempts} of {batch.max_attempts}",
-                data={"attempt": m.attempts, "batch": batch.pk, "worker": worker},
+        by_id = {m.pk: m for m in Message.objects.filter(batch_id=batch_id)}
+        members = [by_id[pk] for pk in batch.member_ids]
+        add_events(
+            (
+                m.pk,
+                EventKind.ATTEMPT,
+                f"batch #{batch.pk} attempt {batch.attempts} of {batch.max_attempts}",
+                {"attempt": m.attempts, "batch": batch.pk, "worker": worker},
             )
             for m in members
         )

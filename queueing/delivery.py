@@ -20,7 +20,8 @@ from django.utils import timezone
 from queueing import claims, ratelimit, recording, resend_client, sending_gate
 from queueing.claims import BatchClaim, MessageClaim
 from queueing.enqueue import queue_for, request_drain
-from queueing.models import FailureCode, Message, Priority
+from queueing.events import add_event
+from queueing.models import EventKind, FailureCode, Message, Priority
 from queueing.payload import build_payload
 from queueing.rendering import render_pending
 from recipients.selectors import bare_address, suppressed_addresses
@@ -148,6 +149,14 @@ def _is_marketing(message: Message) -> bool:
 
 
 def send_alone(claim: MessageClaim) -> str:
+    message = claim.message
+    add_event(
+        message.pk,
+        EventKind.ATTEMPT,
+        f"attempt {message.attempts} of {message.max_attempts}",
+        attempt=message.attempts,
+        worker=message.claimed_by,
+    )
     outcome = resend_client.send_email(
         build_payload(claim.message), idempotency_key=claim.message.idempotency_key
     )

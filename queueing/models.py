@@ -112,7 +112,6 @@ class Message(models.Model):
     batch = models.ForeignKey(
         "SendBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="members"
     )
-    batch_index = models.PositiveSmallIntegerField(null=True, blank=True)
     # Campaign messages are rendered by the worker just before their first send
     # (see queueing.rendering); the rendered subject and bodies are then stored here.
     needs_render = models.BooleanField(default=False)
@@ -210,6 +209,8 @@ class SendBatch(models.Model):
     priority = models.CharField(max_length=16, choices=Priority.choices)
     status = models.CharField(max_length=16, choices=BatchStatus.choices)
     body = models.TextField(help_text="The exact JSON request body, frozen at the first call.")
+    # Message ids in request order: item i of the body (and of Resend's answer) is member_ids[i].
+    member_ids = models.JSONField(default=list)
     size = models.PositiveSmallIntegerField()
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=8)

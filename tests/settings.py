@@ -19,6 +19,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = BASE_DIR / "var" / "test-static"
+os.makedirs(STATIC_ROOT, exist_ok=True)
 RESEND_API_KEY = "re_test_key"
 RESEND_RATE_LIMIT = 0
 RESEND_READ_TIMEOUT = 5.0
