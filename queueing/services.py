@@ -8,15 +8,17 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from queueing import validation
 from queueing.enqueue import request_drain_on_commit
+from queueing.events import add_events
 from queueing.models import (
     EventKind,
     Message,
@@ -38,7 +40,13 @@ class AttachmentInput:
     content_type: str = ""
 
 
-def message_create(
+@dataclass
+class _Prepared:
+    message: Message
+    files: list[AttachmentInput]
+
+
+def _prepare(
     *,
     to: Sequence[str] | str,
     subject: str,
@@ -59,9 +67,8 @@ def message_create(
     recipient_id: int | None = None,
     max_attempts: int | None = None,
     is_test: bool = False,
-) -> Message:
-    """Validate, store and (on commit) enqueue one message. Raises ValidationError, keyed by
-    field, before anything is stored."""
+) -> _Prepared:
+    """Validate everything and build the unsaved row; raises ValidationError keyed by field."""
     now = timezone.now()
     message = Message(
         from_email=validation.validate_sender(from_email or settings.MAILHUB_DEFAULT_FROM),
@@ -91,27 +98,60 @@ def message_create(
         message.status, message.scheduled_at = MessageStatus.SCHEDULED, scheduled_at
     else:
         message.status, message.queued_at = MessageStatus.QUEUED, now
+    return _Prepared(message, files)
 
+
+def message_create(**fields: Any) -> Message:
+    """Validate, store and (on commit) enqueue one message. Raises ValidationError, keyed by
+    field, before anything is stored. Takes the keyword arguments of `_prepare`: to, subject,
+    html, text, from_email, cc, bcc, reply_to, headers, tags, attachments, priority,
+    scheduled_at, source, created_by, campaign_id, recipient_id, max_attempts, is_test."""
+    (message,) = messages_create_many([fields])
+    return message
+
+
+def messages_create_many(items: Sequence[dict[str, Any]]) -> list[Message]:
+    """Validate and store several messages in one transaction: all of them or, if any is
+    invalid, none (the ValidationError names the item: "emails[3].to: ..."). Asks for one drain
+    per priority on commit, however many messages there are."""
+    prepared = []
+    for index, fields in enumerate(items):
+        try:
+            prepared.append(_prepare(**fields))
+        except ValidationError as exc:
+            if len(items) == 1:
+                raise
+            raise ValidationError(
+                {f"emails[{index}].{k}": v for k, v in exc.message_dict.items()}
+            ) from None
+    messages = [p.message for p in prepared]
     with transaction.atomic():
-        message.save()
+        if connection.features.can_return_rows_from_bulk_insert:
+            Message.objects.bulk_create(messages)
+        else:  # pragma: no cover (every supported backend returns ids)
+            for message in messages:
+                message.save()
         MessageAttachment.objects.bulk_create(
             MessageAttachment(
-                message=message,
+                message=p.message,
                 filename=f.filename,
                 content_type=f.content_type,
                 content=f.content,
                 size=len(f.content),
                 position=i,
             )
-            for i, f in enumerate(files)
+            for p in prepared
+            for i, f in enumerate(p.files)
         )
-        if scheduled_at:
-            detail = f"scheduled for {scheduled_at.isoformat()}"
-            MessageEvent.objects.create(message=message, kind=EventKind.SCHEDULED, detail=detail)
-        else:
-            MessageEvent.objects.create(message=message, kind=EventKind.QUEUED, detail=source)
-            request_drain_on_commit(message.priority)
-    return message
+        add_events(
+            (m.pk, EventKind.SCHEDULED, f"scheduled for {m.scheduled_at.isoformat()}", {})
+            if m.status == MessageStatus.SCHEDULED
+            else (m.pk, EventKind.QUEUED, m.source, {})
+            for m in messages
+        )
+        for priority in {m.priority for m in messages if m.status == MessageStatus.QUEUED}:
+            request_drain_on_commit(priority)
+    return messages
 
 
 def messages_bulk_enqueue(messages: Iterable[Message], *, batch_size: int = 5000) -> None:

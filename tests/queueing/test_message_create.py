@@ -141,3 +141,27 @@ def test_redis_down_at_accept_still_stores_the_message(settings, caplog):
     message = create()
     assert Message.objects.filter(pk=message.pk, status=MessageStatus.QUEUED).exists()
     assert "Redis unreachable; transactional messages stay queued for the reconciler" in caplog.text
+
+
+def test_many_messages_are_stored_together_with_one_drain():
+    from queueing.services import messages_create_many
+
+    messages = messages_create_many(
+        [{"to": [f"user{i}@example.com"], "subject": f"Hi {i}", "text": "x"} for i in range(250)]
+    )
+    assert len({m.pk for m in messages}) == 250
+    assert Message.objects.filter(status=MessageStatus.QUEUED).count() == 250
+    assert MessageEvent.objects.filter(kind="queued").count() == 250
+    assert django_rq.get_queue("transactional").count == 1
+
+
+def test_one_bad_item_refuses_the_whole_group_and_names_it():
+    from queueing.services import messages_create_many
+
+    items = [{"to": ["a@example.com"], "subject": "ok", "text": "x"} for _ in range(3)]
+    items[2] = {"to": ["broken"], "subject": "ok", "text": "x"}
+    with pytest.raises(ValidationError) as info:
+        messages_create_many(items)
+    assert "emails[2].to" in info.value.message_dict
+    assert Message.objects.count() == 0
+    assert django_rq.get_queue("transactional").count == 0
