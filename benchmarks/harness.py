@@ -87,10 +87,12 @@ def sandbox_process(port: int, *args: str) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
-def start_worker(*extra: str) -> subprocess.Popen:
+def start_worker(*extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A real `rqworker` process; `env` overrides settings for it (e.g. RESEND_RATE_LIMIT)."""
     return subprocess.Popen(
         [sys.executable, "manage.py", "rqworker", "transactional", "bulk", "-v", "0", *extra],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -62,6 +62,7 @@ def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECON
             return report  # the reconciler starts a new drain once the budget frees up
         slot_at = time.monotonic() + slot.wait
         if not _send_next(priority, worker, slot_at, report):
+            ratelimit.cancel(slot)  # nothing to send: leave no hole in the shared timeline
             return report
 
 

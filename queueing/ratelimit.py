@@ -38,7 +38,17 @@ if wait > max_wait then
   return tostring(-wait)
 end
 redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', math.ceil(wait + spacing + 60000))
-return tostring(wait)
+return {tostring(wait), tostring(slot + spacing)}
+"""
+
+# KEYS: next slot. ARGV: the next-slot value our reservation set, the slot we reserved.
+# Gives a slot back if nobody reserved after it (so an unused slot leaves no hole).
+_CANCEL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0
 """
 
 # KEYS: paused-until. ARGV: pause ms. Never shortens a longer pause already in place.
@@ -61,6 +71,9 @@ class Reservation:
 
     granted: bool
     wait: float
+    # For cancel(): the timeline value this reservation set, and the one it replaced.
+    next_slot: str = ""
+    slot: str = ""
 
 
 def configured_rate() -> float:
@@ -90,14 +103,24 @@ def reserve(max_wait: float) -> Reservation:
         if paused > max_wait:
             return Reservation(False, paused)
         return Reservation(True, paused)
-    result = float(
-        get_redis().eval(
-            _RESERVE, 2, NEXT_SLOT_KEY, PAUSED_UNTIL_KEY, spacing_ms(rate), max_wait * 1000
-        )
+    spacing = spacing_ms(rate)
+    result = get_redis().eval(
+        _RESERVE, 2, NEXT_SLOT_KEY, PAUSED_UNTIL_KEY, spacing, max_wait * 1000
     )
-    if result < 0:
-        return Reservation(False, -result / 1000)
-    return Reservation(True, result / 1000)
+    if not isinstance(result, list):
+        return Reservation(False, -float(result) / 1000)
+    wait, next_slot = result[0].decode(), result[1].decode()
+    slot = repr(float(next_slot) - spacing)
+    return Reservation(True, float(wait) / 1000, next_slot=next_slot, slot=slot)
+
+
+def cancel(reservation: Reservation) -> bool:
+    """Give back a reserved slot that will not be used, if no one reserved after it."""
+    if not reservation.granted or not reservation.next_slot:
+        return False
+    return bool(
+        get_redis().eval(_CANCEL, 1, NEXT_SLOT_KEY, reservation.next_slot, reservation.slot)
+    )
 
 
 def acquire(max_wait: float) -> Reservation:

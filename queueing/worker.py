@@ -5,6 +5,7 @@ runs the reconciler (at most one pass per interval across the whole fleet, by a 
 So `manage.py rqworker transactional bulk --with-scheduler` is all there is to run.
 """
 
+import gc
 import logging
 import math
 import time
@@ -54,6 +55,15 @@ class ReconcilingWorkerMixin:
 
 class MailhubWorker(ReconcilingWorkerMixin, Worker):
     """Forks a child per job (RQ's default), so a crashing job cannot take the worker down."""
+
+    def fork_work_horse(self, job, queue) -> None:
+        # Move everything the worker has built so far out of the garbage collector's reach:
+        # otherwise the child's first collection writes to every inherited object and the
+        # kernel copies page after page (copy-on-write), which made each job ~3x slower.
+        # Collect first, so the worker's own garbage is not frozen with it.
+        gc.collect()
+        gc.freeze()
+        super().fork_work_horse(job, queue)
 
 
 class MailhubSimpleWorker(ReconcilingWorkerMixin, SimpleWorker):
