@@ -56,49 +56,47 @@ def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECON
         if time.monotonic() > deadline:
             request_drain(priority)
             return report
-        # Take the slot first, so claimed work never waits long enough to lose its lease.
-        slot = ratelimit.reserve(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
-        if not slot.granted:
-            return report  # the reconciler starts a new drain once the budget frees up
-        slot_at = time.monotonic() + slot.wait
-        if not _send_next(priority, worker, slot_at, report):
-            ratelimit.cancel(slot)  # nothing to send: leave no hole in the shared timeline
+        if not _send_next(priority, worker, report):
             return report
 
 
-def _send_next(priority: str, worker: str, slot_at: float, report: DrainReport) -> bool:
-    """Claim and send one request's worth of work; False when there was none."""
+def _send_next(priority: str, worker: str, report: DrainReport) -> bool:
+    """Claim, prepare and send one request's worth of work; False when the drain should stop
+    (nothing due, or the shared rate limit is further away than a claim may wait)."""
     batch = claims.claim_due_batch(priority, worker=worker)
-    if batch is not None:
-        _wait(slot_at)
-        report.count(send_batch(batch))
-        report.requests += 1
-        return True
-    token, group = claims.claim_messages(
-        priority, alone=False, limit=claims.MAX_BATCH, worker=worker
-    )
-    if not group:
-        token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
-    if not group:
+    if batch is None:
+        token, group = claims.claim_messages(
+            priority, alone=False, limit=claims.MAX_BATCH, worker=worker
+        )
+        if not group:
+            token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
+        if not group:
+            return False
+        group = _prepare(token, group)
+        if not group:
+            return True  # all suppressed or failed before sending
+        if len(group) > 1:
+            batch = claims.freeze_batch(token, group, worker=worker)
+    # The slot is taken last, right before the call: the provider sees requests spaced as the
+    # limiter spaced them, however long claiming and preparing took.
+    slot = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
+    if not slot.granted:
+        detail = f"the shared rate limit has no slot for {slot.wait:.1f} s"
+        if batch is not None:
+            recording.batch_release(batch, slot.wait, EventKind.RATE_LIMITED, detail)
+        else:
+            recording.message_release(
+                MessageClaim(group[0], token), slot.wait, EventKind.RATE_LIMITED, detail
+            )
         return False
-    group = _prepare(token, group)
-    if not group:
-        return True  # all suppressed or failed before sending; the slot goes unused
-    _wait(slot_at)
     report.requests += 1
-    if len(group) == 1:
+    if batch is not None:
+        report.batched += batch.batch.size
+        report.count(send_batch(batch))
+    else:
         report.sent_alone += 1
         report.count(send_alone(MessageClaim(group[0], token)))
-    else:
-        report.batched += len(group)
-        report.count(send_batch(claims.freeze_batch(token, group, worker=worker)))
     return True
-
-
-def _wait(slot_at: float) -> None:
-    delay = slot_at - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
 
 
 def _prepare(token, group: list[Message]) -> list[Message]:

@@ -24,8 +24,8 @@ PAUSED_UNTIL_KEY = "mailhub:ratelimit:paused_until_ms"
 PROVIDER_LIMIT_KEY = "mailhub:ratelimit:provider_limit"
 
 # KEYS: next slot, paused-until. ARGV: spacing ms, longest wait ms a caller accepts.
-# Returns the wait in ms for a reserved slot, or -(wait) when the wait is too long (nothing
-# reserved, so a caller that gives up leaves no hole in the timeline).
+# Returns {1, wait ms} for a reserved slot, or {0, wait ms} when the wait is longer than the
+# caller accepts (nothing reserved, so a caller that gives up leaves no hole in the timeline).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
@@ -35,20 +35,10 @@ local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or 0),
                       tonumber(redis.call('GET', KEYS[2]) or 0))
 local wait = slot - now
 if wait > max_wait then
-  return tostring(-wait)
+  return {0, tostring(wait)}
 end
 redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', math.ceil(wait + spacing + 60000))
-return {tostring(wait), tostring(slot + spacing)}
-"""
-
-# KEYS: next slot. ARGV: the next-slot value our reservation set, the slot we reserved.
-# Gives a slot back if nobody reserved after it (so an unused slot leaves no hole).
-_CANCEL = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-  return 1
-end
-return 0
+return {1, tostring(wait)}
 """
 
 # KEYS: paused-until. ARGV: pause ms. Never shortens a longer pause already in place.
@@ -71,9 +61,6 @@ class Reservation:
 
     granted: bool
     wait: float
-    # For cancel(): the timeline value this reservation set, and the one it replaced.
-    next_slot: str = ""
-    slot: str = ""
 
 
 def configured_rate() -> float:
@@ -107,20 +94,8 @@ def reserve(max_wait: float) -> Reservation:
     result = get_redis().eval(
         _RESERVE, 2, NEXT_SLOT_KEY, PAUSED_UNTIL_KEY, spacing, max_wait * 1000
     )
-    if not isinstance(result, list):
-        return Reservation(False, -float(result) / 1000)
-    wait, next_slot = result[0].decode(), result[1].decode()
-    slot = repr(float(next_slot) - spacing)
-    return Reservation(True, float(wait) / 1000, next_slot=next_slot, slot=slot)
-
-
-def cancel(reservation: Reservation) -> bool:
-    """Give back a reserved slot that will not be used, if no one reserved after it."""
-    if not reservation.granted or not reservation.next_slot:
-        return False
-    return bool(
-        get_redis().eval(_CANCEL, 1, NEXT_SLOT_KEY, reservation.next_slot, reservation.slot)
-    )
+    granted, wait_ms = result
+    return Reservation(bool(granted), float(wait_ms) / 1000)
 
 
 def acquire(max_wait: float) -> Reservation:
