@@ -2,7 +2,9 @@
 
 import hashlib
 import json
+import time
 
+import django_rq
 import pytest
 from django.utils import timezone
 
@@ -222,3 +224,38 @@ def test_attachments_reach_the_sandbox(sandbox, deliver_all):
     assert email["request"]["attachments"] == [
         {"filename": "hello.txt", "content": "aGVsbG8=", "content_type": "text/plain"}
     ]
+
+
+def test_a_hanging_provider_times_out_and_the_retry_sends_once(sandbox, deliver_all, settings):
+    settings.RESEND_READ_TIMEOUT = 1.0
+    sandbox.configure(slow_rate=1.0, slow_seconds=2.5)
+    message = send()
+    started = time.monotonic()
+    run_worker_burst()
+    assert time.monotonic() - started < 2.4  # the worker gave up at its timeout, not stuck
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and "timed out" in message.last_error.lower()
+
+    sandbox.configure(slow_rate=0.0)
+    time.sleep(2.0)  # the hung request completes at the sandbox meanwhile
+    deliver_all()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    (email,) = sandbox.emails()
+    assert email["id"] == message.provider_id
+
+
+def test_redis_down_at_accept_then_back_sends_the_message(sandbox, deliver_all, settings):
+    good_queues = settings.RQ_QUEUES
+    good_redis = settings.REDIS_URL
+    settings.RQ_QUEUES = {
+        name: {**conf, "URL": "redis://127.0.0.1:1/0"} for name, conf in good_queues.items()
+    }
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    message = send()  # stored although no job could be enqueued
+    settings.RQ_QUEUES, settings.REDIS_URL = good_queues, good_redis
+    assert django_rq.get_queue("transactional").count == 0
+    deliver_all()  # the reconciler notices the queued row and asks for a drain
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert len(sandbox.emails()) == 1
