@@ -259,3 +259,24 @@ def test_redis_down_at_accept_then_back_sends_the_message(sandbox, deliver_all, 
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
     assert len(sandbox.emails()) == 1
+
+
+def test_daily_quota_pauses_sending_without_spending_attempts(sandbox, client, django_user_model):
+    sandbox.configure(daily_quota=1)
+    first = send()
+    run_worker_burst()
+    second = send(to=["bob@example.com"])
+    run_worker_burst()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == MessageStatus.SENT
+    assert second.status == MessageStatus.QUEUED and second.attempts == 0
+    pause = sending_gate.current_pause()
+    assert pause is not None and "quota" in pause.reason
+    assert pause.seconds_left > 60  # until the quota resets (next UTC midnight)
+    assert second.next_attempt_at > timezone.now() + timezone.timedelta(minutes=1)
+
+    # Staff see why nothing leaves.
+    client.force_login(django_user_model.objects.create_superuser("staff", "s@example.com", "pw"))
+    page = client.get("/admin/queueing/message/").content.decode()
+    assert "Sending is paused" in page and "quota" in page
