@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0002_templates_and_sending'),
+        ('campaigns', '0001_initial'),
         ('queueing', '0001_initial'),
         ('recipients', '0002_lists_subscriptions_tokens'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

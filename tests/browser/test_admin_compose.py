@@ -8,11 +8,10 @@ from queueing.models import Message, MessageStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Playwright's sync API runs an event loop; Django must still allow DB access from the test.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-
-def test_compose_queues_a_message_that_the_worker_sends(admin_page, live_server, sandbox, deliver_all):
+def test_compose_queues_a_message_that_the_worker_sends(
+    admin_page, live_server, sandbox, deliver_all
+):
     page = admin_page
     page.goto(f"{live_server.url}/admin/queueing/message/")
     page.click("text=Compose email")
@@ -33,7 +32,9 @@ def test_compose_queues_a_message_that_the_worker_sends(admin_page, live_server,
     page.reload()
     assert "Sent" in page.inner_text(".field-status")
     assert "accepted by Resend" in page.inner_text("body")
-    page.screenshot(path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/admin-message.png", full_page=True)
+    page.screenshot(
+        path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/admin-message.png", full_page=True
+    )
 
 
 def test_compose_shows_errors_and_stores_nothing(admin_page, live_server):
