@@ -1,6 +1,8 @@
 """Fixtures shared by the whole suite: real Redis, the real sandbox, real RQ workers."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -145,17 +147,24 @@ def start_worker(
         return proc
 
     yield start
+    # Killed outright, job processes too: a worker finishing its job after the test would
+    # send into the next test's sandbox.
     for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        kill_worker(proc)
     for log in sorted(tmp_path.glob("worker-*.log")):
         print(f"--- {log.name} ---\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def kill_worker(proc: subprocess.Popen) -> None:
+    """SIGKILL a worker and its job processes (RQ gives each its own process group)."""
+    if proc.poll() is None:
+        children = child_pids(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child, signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 def child_pids(pid: int) -> list[int]:

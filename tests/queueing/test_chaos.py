@@ -1,10 +1,7 @@
 """Chaos: workers SIGKILLed mid-send, Redis flushed, and a provider that fails, throttles and
 drops answers. Every message still ends sent (or failed with a reason), exactly once."""
 
-import contextlib
-import os
 import random
-import signal
 import time
 from collections import Counter
 
@@ -12,7 +9,7 @@ import pytest
 
 from queueing.models import PENDING_STATUSES, Message, MessageStatus
 from queueing.services import messages_create_many
-from tests.conftest import child_pids, wait_until
+from tests.conftest import kill_worker, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -34,16 +31,6 @@ def accept(count: int, priority: str, prefix: str) -> None:
         )
 
 
-def kill(worker) -> None:
-    """SIGKILL a worker and its job process (which RQ puts in its own process group)."""
-    children = child_pids(worker.pid)
-    os.killpg(worker.pid, signal.SIGKILL)
-    for child in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child, signal.SIGKILL)
-    worker.wait(timeout=10)
-
-
 def test_chaos_loses_nothing_and_duplicates_nothing(sandbox, start_worker, clean_redis):
     sandbox.configure(fail_rate=0.10, rate_limit_fault_rate=0.05, drop_rate=0.02, seed=7)
     accept(BULK, "bulk", "fan")
@@ -57,7 +44,7 @@ def test_chaos_loses_nothing_and_duplicates_nothing(sandbox, start_worker, clean
         time.sleep(2 + rng.random() * 2)
         pending_at_kill.append(Message.objects.filter(status__in=PENDING_STATUSES).count())
         victim = workers.pop(rng.randrange(len(workers)))
-        kill(victim)
+        kill_worker(victim)
         if round_ == 1:
             clean_redis.flushdb()  # every job, flag, lock and pause is gone
         workers.append(start_worker(MAILHUB_TEST_RATE_LIMIT="4"))
