@@ -49,11 +49,13 @@ def due(now: datetime) -> Q:
 
 
 def claimable_messages(priority: str, now: datetime):
-    """Queued, due, not frozen into a batch, and not held back by a paused campaign."""
+    """Queued, due, not frozen into a batch, and not held back by a campaign that is not
+    sending (draft, scheduled, paused, cancelled)."""
     return (
         Message.objects.filter(status=MessageStatus.QUEUED, priority=priority, batch__isnull=True)
         .filter(due(now))
-        .filter(Q(campaign__isnull=True) | Q(campaign__status="sending"))
+        # Test sends go whatever the campaign's state; real campaign mail only while it sends.
+        .filter(Q(campaign__isnull=True) | Q(is_test=True) | Q(campaign__status="sending"))
     )
 
 

@@ -56,11 +56,11 @@ def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECON
         if time.monotonic() > deadline:
             request_drain(priority)
             return report
-        if not _send_next(priority, worker, report):
+        if not send_next(priority, worker, report):
             return report
 
 
-def _send_next(priority: str, worker: str, report: DrainReport) -> bool:
+def send_next(priority: str, worker: str, report: DrainReport) -> bool:
     """Claim, prepare and send one request's worth of work; False when the drain should stop
     (nothing due, or the shared rate limit is further away than a claim may wait)."""
     batch = claims.claim_due_batch(priority, worker=worker)

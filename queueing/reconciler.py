@@ -1,7 +1,8 @@
 """Rebuilds the queue from the database, so that Redis is never the only copy.
 
 One pass:
-1. releases scheduled messages that are due (scheduled → queued);
+1. releases scheduled messages that are due (scheduled → queued), starts campaigns whose time
+   has come and resumes campaign fan-outs a crash interrupted (campaigns.reconciler);
 2. returns single messages whose "sending" lease ran out (a worker died) to queued;
 3. returns frozen batches whose lease ran out to queued, members and all (never alone);
 4. asks for a drain of every queue that has due work, in case its signal was lost (Redis
@@ -42,6 +43,8 @@ BATCH = 1000
 @dataclass
 class ReconcileReport:
     released: int = 0
+    campaigns_started: int = 0
+    fanouts_resumed: int = 0
     lease_expired: int = 0
     worker_lost: int = 0
     batches_recovered: int = 0
@@ -65,6 +68,13 @@ def try_reconcile(owner: str) -> ReconcileReport | None:
 def reconcile() -> ReconcileReport:
     report = ReconcileReport()
     report.released = release_due_scheduled()
+    # Campaigns start when due and resume fan-outs a crash interrupted (imported here: the
+    # campaigns app imports queueing).
+    from campaigns.reconciler import reconcile_campaigns
+
+    campaigns = reconcile_campaigns()
+    report.campaigns_started = campaigns.started
+    report.fanouts_resumed = campaigns.fanouts_resumed
     report.lease_expired, report.worker_lost = recover_expired_messages()
     report.batches_recovered = recover_expired_batches()
     report.drains_requested = request_drains_for_due_work()

@@ -67,8 +67,12 @@ def retry_window_passed(first_attempt_at, at) -> bool:
     return first_attempt_at is not None and at > first_attempt_at + window
 
 
-def notify_campaigns(messages: Iterable[Message], status: str) -> None:
-    changes = Counter((m.campaign_id, status) for m in messages if m.campaign_id and not m.is_test)
+def notify_campaigns(messages: Iterable[Message], status: str, *, count: int = 1) -> None:
+    """Announce that these messages moved to `status` (or, with count=-1, left it)."""
+    changes: Counter = Counter()
+    for m in messages:
+        if m.campaign_id and not m.is_test:
+            changes[(m.campaign_id, status)] += count
     if changes:
         campaign_messages_changed.send(sender=Message, changes=changes)
 

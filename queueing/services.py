@@ -28,6 +28,7 @@ from queueing.models import (
     Priority,
     Source,
 )
+from queueing.recording import notify_campaigns
 
 # A schedule this far in the past is a mistake, not "send now".
 SCHEDULE_PAST_TOLERANCE = timedelta(minutes=1)
@@ -195,6 +196,7 @@ def message_cancel(*, message: Message, reason: str = "") -> bool:
             MessageEvent.objects.create(
                 message_id=message.pk, kind=EventKind.CANCELLED, detail=reason or "cancelled"
             )
+            notify_campaigns([message], MessageStatus.CANCELLED)
     return bool(cancelled)
 
 
@@ -221,6 +223,8 @@ def message_retry(*, message: Message) -> bool:
             MessageEvent.objects.create(
                 message_id=message.pk, kind=EventKind.QUEUED, detail="retried by hand"
             )
+            # It no longer counts as failed; its new outcome will be counted when it comes.
+            notify_campaigns([message], MessageStatus.FAILED, count=-1)
             request_drain_on_commit(message.priority)
     return bool(updated)
 

@@ -1,0 +1,239 @@
+"""Admin for templates and campaigns. Thin: every change goes through campaigns.services."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from campaigns import services
+from campaigns.forms import CampaignForm, PreviewForm, SendForm, TemplateForm, TestSendForm
+from campaigns.models import Campaign, Template
+from campaigns.rendering import template_preview
+from campaigns.selectors import campaign_progress, campaign_rates
+from queueing.validation import describe_error
+from recipients.selectors import recipient_by_email
+
+EDITABLE = (Campaign.Status.DRAFT,)
+
+
+@admin.register(Template)
+class TemplateAdmin(admin.ModelAdmin):
+    form = TemplateForm
+    list_display = ["name", "slug", "body_format", "updated_at", "preview_link"]
+    search_fields = ["name", "slug", "subject"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="preview")
+    def preview_link(self, obj: Template) -> str:
+        return format_html(
+            '<a href="{}">Preview</a>', reverse("admin:campaigns_template_preview", args=[obj.pk])
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/preview/", view(self.preview_view), name="campaigns_template_preview"),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        template = get_object_or_404(Template, pk=pk)
+        form = PreviewForm(request.GET or None)
+        recipient, error = None, ""
+        if form.is_valid() and form.cleaned_data["recipient"]:
+            recipient = recipient_by_email(form.cleaned_data["recipient"])
+            if recipient is None:
+                error = (
+                    f"No recipient {form.cleaned_data['recipient']!r}; showing the sample person."
+                )
+        try:
+            rendered = template_preview(template, recipient)
+        except Exception as exc:
+            rendered, error = None, f"The template does not render: {exc}"
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": template,
+            "title": f"Preview: {template.name}",
+            "form": form,
+            "rendered": rendered,
+            "recipient": recipient,
+            "error": error,
+        }
+        return TemplateResponse(request, "campaigns/admin/preview.html", context)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = [
+        "name",
+        "status",
+        "audience_size",
+        "sent",
+        "failed",
+        "suppressed",
+        "scheduled_at",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["name"]
+    filter_horizontal = ["lists"]
+    change_form_template = "campaigns/admin/change_form.html"
+    readonly_fields = [
+        "status", "progress", "rates", "audience_size", "queued", "sent", "failed", "suppressed",
+        "cancelled", "delivered", "bounced", "opened", "clicked", "scheduled_at", "started_at",
+        "finished_at", "created_by", "sent_by", "frozen_at", "fanout_cursor", "fanout_finished_at",
+    ]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status not in EDITABLE:
+            return [*CampaignForm.Meta.fields, *self.readonly_fields]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="progress")
+    def progress(self, obj: Campaign) -> str:
+        if obj.pk is None or obj.status in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+            return "—"
+        return campaign_progress(obj).describe()
+
+    @admin.display(description="rates")
+    def rates(self, obj: Campaign) -> str:
+        if obj.pk is None:
+            return "—"
+        return ", ".join(f"{name} {value}%" for name, value in campaign_rates(obj).items())
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        actions = [
+            path("<int:pk>/send/", view(self.send_view), name="campaigns_campaign_send"),
+            path("<int:pk>/test/", view(self.test_view), name="campaigns_campaign_test"),
+        ]
+        for action in ("pause", "resume", "cancel"):
+            actions.append(
+                path(
+                    f"<int:pk>/{action}/",
+                    view(require_POST(self.action_view(action))),
+                    name=f"campaigns_campaign_{action}",
+                )
+            )
+        return [*actions, *super().get_urls()]
+
+    def _change_url(self, campaign: Campaign) -> str:
+        return reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+
+    def _page(self, request, campaign, title, template, **extra) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": campaign,
+            "title": title,
+            **extra,
+        }
+        return TemplateResponse(request, template, context)
+
+    def send_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A confirmation page showing the audience count; the POST starts (or schedules) it."""
+        campaign = get_object_or_404(Campaign, pk=pk)
+        if not self.has_change_permission(request, campaign):
+            return HttpResponse(status=403)
+        form = SendForm(request.POST or None)
+        plan, error = None, ""
+        try:
+            plan = services.campaign_check_sendable(campaign)
+        except ValidationError as exc:
+            error = describe_error(exc)
+        if request.method == "POST" and plan is not None and form.is_valid():
+            try:
+                done = services.campaign_send(
+                    campaign=campaign,
+                    user=request.user,
+                    scheduled_at=form.cleaned_data["scheduled_at"],
+                )
+            except ValidationError as exc:
+                error = describe_error(exc)
+            else:
+                when = (
+                    f"scheduled for {done.scheduled_at:%Y-%m-%d %H:%M %Z}"
+                    if done.scheduled_at
+                    else "sending"
+                )
+                messages.success(
+                    request, f"Campaign {campaign.name!r} is {when}: {done.audience:,} recipients."
+                )
+                return HttpResponseRedirect(self._change_url(campaign))
+        return self._page(
+            request,
+            campaign,
+            f"Send {campaign.name}?",
+            "campaigns/admin/send.html",
+            form=form,
+            plan=plan,
+            error=error,
+        )
+
+    def test_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        campaign = get_object_or_404(Campaign, pk=pk)
+        form = TestSendForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            recipient = None
+            if form.cleaned_data["recipient"]:
+                recipient = recipient_by_email(form.cleaned_data["recipient"])
+                if recipient is None:
+                    form.add_error("recipient", "No such recipient.")
+            if not form.errors:
+                try:
+                    sent = services.campaign_test_send(
+                        campaign=campaign,
+                        to=form.cleaned_data["to"],
+                        recipient=recipient,
+                        user=request.user,
+                    )
+                except ValidationError as exc:
+                    form.add_error(None, describe_error(exc))
+                else:
+                    messages.success(request, f"Test sent to {', '.join(m.to[0] for m in sent)}.")
+                    return HttpResponseRedirect(self._change_url(campaign))
+        return self._page(
+            request,
+            campaign,
+            f"Test send: {campaign.name}",
+            "campaigns/admin/test_send.html",
+            form=form,
+        )
+
+    def action_view(self, action: str):
+        service = {
+            "pause": services.campaign_pause,
+            "resume": services.campaign_resume,
+            "cancel": services.campaign_cancel,
+        }[action]
+
+        def view(request: HttpRequest, pk: int) -> HttpResponse:
+            campaign = get_object_or_404(Campaign, pk=pk)
+            if not self.has_change_permission(request, campaign):
+                return HttpResponse(status=403)
+            try:
+                result = service(campaign=campaign)
+            except ValidationError as exc:
+                messages.error(request, describe_error(exc))
+            else:
+                extra = f" {result:,} unsent messages cancelled." if action == "cancel" else ""
+                messages.success(request, f"Campaign {campaign.name!r}: {action} done.{extra}")
+            return HttpResponseRedirect(self._change_url(campaign))
+
+        return view

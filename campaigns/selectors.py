@@ -1,0 +1,128 @@
+"""Reads about campaigns: content, audience, progress."""
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from campaigns.models import Campaign, Template
+from campaigns.templating import Content
+from recipients.models import List, Recipient
+from recipients.selectors import eligible_recipients, receiving_subscriptions
+
+
+def template_content(template: Template) -> Content:
+    return Content(
+        subject=template.subject,
+        body_format=template.body_format,
+        body=template.body,
+        text_body=template.text_body,
+        strict=template.strict_variables,
+    )
+
+
+def campaign_content(campaign: Campaign) -> Content:
+    """The frozen copy once sending started; before that, the template (and subject override)."""
+    if campaign.is_frozen:
+        return Content(
+            subject=campaign.frozen_subject,
+            body_format=campaign.frozen_format,
+            body=campaign.frozen_body,
+            text_body=campaign.frozen_text,
+            strict=campaign.frozen_strict,
+        )
+    if campaign.template is None:
+        return Content(subject=campaign.subject, body_format="html", body="")
+    content = template_content(campaign.template)
+    if campaign.subject:
+        content = dataclasses.replace(content, subject=campaign.subject)
+    return content
+
+
+def campaign_audience(campaign: Campaign) -> QuerySet[Recipient]:
+    """Who would get a message now: eligible on any of the lists (once each), matching the
+    attribute filter, ordered by id (the fan-out's keyset)."""
+    recipients = eligible_recipients(campaign.lists.all())
+    for key, value in (campaign.attribute_filter or {}).items():
+        recipients = recipients.filter(**{f"attributes__{key}": value})
+    return recipients
+
+
+def audience_count(campaign: Campaign) -> int:
+    return campaign_audience(campaign).count()
+
+
+def still_subscribed(lists: list[List], recipient_ids: Iterable[int]) -> set[int]:
+    """Of these recipients, those still receiving campaigns on at least one of `lists`."""
+    ids = list(recipient_ids)
+    if not ids or not lists:
+        return set()
+    return set(
+        receiving_subscriptions(lists)
+        .filter(recipient_id__in=ids)
+        .values_list("recipient_id", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    sent: int
+    rate: float  # messages finished per second since sending started
+    eta: timedelta | None
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.done / self.total if self.total else 0.0
+
+    def describe(self) -> str:
+        left = f", about {_short(self.eta)} left" if self.eta else ""
+        return (
+            f"{self.sent:,} sent of {self.total:,} ({self.percent:.0f}% done), "
+            f"{self.rate:,.0f}/s{left}"
+        )
+
+
+def _short(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def campaign_rates(campaign: Campaign) -> dict[str, float]:
+    """Shares in percent: failed and suppressed of those finished, and the webhook-fed
+    delivered/bounced/opened/clicked of those sent."""
+    done, sent = campaign.done or 0, campaign.sent or 0
+
+    def share(part: int, whole: int) -> float:
+        return round(100.0 * part / whole, 1) if whole else 0.0
+
+    return {
+        "failed": share(campaign.failed, done),
+        "suppressed": share(campaign.suppressed, done),
+        "delivered": share(campaign.delivered, sent),
+        "bounced": share(campaign.bounced, sent),
+        "opened": share(campaign.opened, sent),
+        "clicked": share(campaign.clicked, sent),
+    }
+
+
+def campaign_progress(campaign: Campaign) -> Progress:
+    total = max(campaign.queued, campaign.audience_size)
+    done = campaign.done
+    rate = 0.0
+    eta = None
+    if campaign.started_at and done:
+        end = campaign.finished_at or timezone.now()
+        elapsed = max((end - campaign.started_at).total_seconds(), 0.001)
+        rate = done / elapsed
+        if campaign.status == Campaign.Status.SENDING and total > done:
+            eta = timedelta(seconds=(total - done) / rate)
+    return Progress(total=total, done=done, sent=campaign.sent, rate=rate, eta=eta)

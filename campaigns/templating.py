@@ -1,0 +1,162 @@
+"""Compiling template content: Django template syntax inside MJML or HTML.
+
+Per recipient the Django template is rendered FIRST and the result is compiled from MJML to
+HTML after, so `{% if %}` and `{% for %}` work anywhere in the MJML (mjml-python compiles a
+small document in tens of microseconds; see docs/CAMPAIGNS.md for measured costs). The
+Django templates are parsed once per campaign (`compile_content`), never per recipient.
+"""
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Template as DjangoTemplate
+from mjml import mjml2html
+
+from campaigns.models import BodyFormat
+from campaigns.text import html_to_text
+
+UNSUBSCRIBE_VARIABLE = re.compile(r"{{\s*unsubscribe_url\s*(\||}})")
+POSTAL_VARIABLE = re.compile(r"{{\s*postal_address\s*(\||}})")
+
+MJML_FOOTER = (
+    '<mj-section><mj-column><mj-text align="center" font-size="11px" color="#777777">'
+    "{{ postal_address }}</mj-text></mj-column></mj-section>"
+)
+HTML_FOOTER = '<p style="font-size:11px;color:#777777;text-align:center">{{ postal_address }}</p>'
+
+
+class MissingVariable(Exception):
+    """A {{ variable }} has no value for this recipient (strict templates only)."""
+
+
+class _StrictInvalid(str):
+    """Django's `string_if_invalid` hook: formatting it with the variable raises.
+
+    Only {{ }} output is strict; {% if %} and {% for %} resolve missing values to None, so
+    `{% if recipient.attributes.plan %}` is the way to test for an optional attribute."""
+
+    def __mod__(self, variable: object) -> str:
+        raise MissingVariable(f"{{{{ {variable} }}}} has no value for this recipient")
+
+
+@lru_cache(maxsize=4)
+def engine(*, autoescape: bool, strict: bool) -> Engine:
+    # No loaders and no libraries: a template cannot include files or load tag libraries.
+    return Engine(autoescape=autoescape, string_if_invalid=_StrictInvalid("%s") if strict else "")
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a template (or a campaign's frozen copy of it) consists of."""
+
+    subject: str
+    body_format: str
+    body: str
+    text_body: str = ""
+    strict: bool = True
+
+
+@dataclass(frozen=True)
+class CompiledContent:
+    subject: DjangoTemplate
+    body: DjangoTemplate
+    text: DjangoTemplate
+    body_format: str
+
+
+def has_unsubscribe_link(content: Content) -> bool:
+    return bool(UNSUBSCRIBE_VARIABLE.search(content.body))
+
+
+def _with_footer(content: Content) -> tuple[str, str]:
+    """Body and text sources with the postal address appended unless the template places it."""
+    body = content.body
+    if not POSTAL_VARIABLE.search(body):
+        if content.body_format == BodyFormat.MJML and "</mj-body>" in body:
+            head, _, tail = body.rpartition("</mj-body>")
+            body = f"{head}{MJML_FOOTER}</mj-body>{tail}"
+        elif "</body>" in body:
+            head, _, tail = body.rpartition("</body>")
+            body = f"{head}{HTML_FOOTER}</body>{tail}"
+        else:
+            body = body + HTML_FOOTER
+    # A derived text version is taken from the template source: tags survive as text and are
+    # rendered per recipient, so the HTML is never parsed per recipient.
+    text = content.text_body or html_to_text(body)
+    if not POSTAL_VARIABLE.search(text):
+        text = f"{text}\n\n{{{{ postal_address }}}}"
+    return body, text
+
+
+def compile_content(content: Content) -> CompiledContent:
+    """Parse once; raises TemplateSyntaxError naming the part that is wrong."""
+    body, text = _with_footer(content)
+    plain = engine(autoescape=False, strict=content.strict)
+    parts = {}
+    for name, source, eng in (
+        ("subject", content.subject, plain),
+        ("body", body, engine(autoescape=True, strict=content.strict)),
+        ("text", text, plain),
+    ):
+        try:
+            parts[name] = eng.from_string(source)
+        except TemplateSyntaxError as exc:
+            raise TemplateSyntaxError(f"{name}: {exc}") from exc
+    return CompiledContent(body_format=content.body_format, **parts)
+
+
+@dataclass(frozen=True)
+class RenderedContent:
+    subject: str
+    html: str
+    text: str
+
+
+def render_content(compiled: CompiledContent, context: dict) -> RenderedContent:
+    """Render for one recipient. Raises MissingVariable, or ValueError for invalid MJML."""
+    # Escaping is the Context's choice: HTML-escape the body only, never subject or text.
+    plain = Context(context, autoescape=False)
+    subject = " ".join(compiled.subject.render(plain).split())
+    body = compiled.body.render(Context(context, autoescape=True))
+    html = mjml2html(body) if compiled.body_format == BodyFormat.MJML else body
+    text = compiled.text.render(plain).strip()
+    return RenderedContent(subject=subject, html=html, text=text)
+
+
+def validate_content(content: Content, sample_context: dict) -> dict[str, str]:
+    """Errors by field ("subject", "body", "text_body"): syntax, and MJML that does not
+    compile once rendered for a sample recipient. Empty when the content is usable."""
+    errors: dict[str, str] = {}
+    if not content.subject.strip():
+        errors["subject"] = "The subject is empty."
+    if not content.body.strip():
+        errors["body"] = "The body is empty."
+    if errors:
+        return errors
+    for field, source, autoescape in (
+        ("subject", content.subject, False),
+        ("body", content.body, True),
+        ("text_body", content.text_body, False),
+    ):
+        try:
+            engine(autoescape=autoescape, strict=False).from_string(source)
+        except TemplateSyntaxError as exc:
+            errors[field] = f"Template syntax error: {exc}"
+            continue
+        # Django leaves an unclosed "{{ name" as literal text; in an email that is a mistake.
+        for opening, closing in (("{{", "}}"), ("{%", "%}")):
+            if source.count(opening) != source.count(closing):
+                errors[field] = f"Template syntax error: an unclosed {opening} … {closing} tag."
+    if errors:
+        return errors
+    lenient = dataclasses.replace(content, strict=False)
+    try:
+        render_content(compile_content(lenient), sample_context)
+    except ValueError as exc:
+        errors["body"] = f"MJML error: {exc}"
+    except Exception as exc:  # a filter or tag failing on the sample data
+        errors["body"] = f"The template fails to render for a sample recipient: {exc}"
+    return errors

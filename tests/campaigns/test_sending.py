@@ -1,0 +1,361 @@
+"""Fan-out and sending end to end: real Redis, real RQ worker, the sandbox's batch endpoint."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from campaigns import fanout
+from campaigns.models import Campaign
+from campaigns.reconciler import reconcile_campaigns, resume_stalled_fanouts
+from campaigns.services import (
+    campaign_cancel,
+    campaign_pause,
+    campaign_resume,
+    campaign_send,
+    campaign_test_send,
+)
+from queueing.models import FailureCode, Message, MessageStatus
+from recipients.models import Subscription, Suppression
+from recipients.services import recipient_unsubscribe_all
+from tests.conftest import run_worker_burst
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def counters(campaign: Campaign) -> dict:
+    campaign.refresh_from_db()
+    return {
+        f: getattr(campaign, f) for f in ("queued", "sent", "failed", "suppressed", "cancelled")
+    }
+
+
+def rows_by_status(campaign: Campaign) -> dict:
+    rows = Message.objects.filter(campaign=campaign, is_test=False)
+    return {s: rows.filter(status=s).count() for s in ("sent", "failed", "suppressed", "cancelled")}
+
+
+def test_campaign_goes_out_in_batches_once_per_person(
+    sandbox, deliver_all, make_campaign, make_list, subscribe
+):
+    news, offers = make_list("news"), make_list("offers")
+    subscribe(news, 120)
+    subscribe(offers, 30, start=100)  # 20 people on both lists
+    campaign = make_campaign([news, offers])
+    plan = campaign_send(campaign=campaign)
+    assert plan.audience == 130 and campaign.status == "sending"
+    deliver_all(timeout=60)
+    campaign.refresh_from_db()
+    assert campaign.status == "sent" and campaign.finished_at
+    assert counters(campaign) == {
+        "queued": 130,
+        "sent": 130,
+        "failed": 0,
+        "suppressed": 0,
+        "cancelled": 0,
+    }
+    emails = sandbox.emails()
+    assert sorted(e["request"]["to"][0] for e in emails) == sorted(
+        f"user{i}@example.com" for i in range(130)
+    )
+    batch_sizes = sorted(
+        r["emails_in_request"] for r in sandbox.requests() if r["path"] == "/emails/batch"
+    )
+    assert sum(batch_sizes) == 130 and max(batch_sizes) <= 100
+    assert not [r for r in sandbox.requests() if r["path"] == "/emails"]
+    one = sandbox.emails(to="user7@example.com")[0]["request"]
+    assert one["subject"] == "News for User7" and "Hello User7!" in one["html"]
+    assert "List-Unsubscribe" in one["headers"] and "mailhub test, 1 Test Street" in one["text"]
+
+
+def test_fanout_is_idempotent_and_resumes_from_its_cursor(make_campaign, make_list, subscribe):
+    news = make_list()
+    subscribe(news, 25)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    assert fanout.fanout_run(campaign_id=campaign.pk, chunk=10) == 25
+    keys = set(Message.objects.values_list("recipient_id", "idempotency_key"))
+    # A second run (a second click, a reconciler that thought it stalled) adds nothing.
+    assert fanout.fanout_run(campaign_id=campaign.pk) == 0
+    Campaign.objects.filter(pk=campaign.pk).update(fanout_finished_at=None, fanout_cursor=0)
+    assert fanout.fanout_run(campaign_id=campaign.pk, chunk=7) == 0
+    assert set(Message.objects.values_list("recipient_id", "idempotency_key")) == keys
+    assert Message.objects.count() == 25 and counters(campaign)["queued"] == 25
+
+
+def test_interrupted_fanout_is_resumed_by_the_reconciler(
+    make_campaign, make_list, subscribe, settings, clean_redis
+):
+    settings.MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS = 0
+    news = make_list()
+    subscribe(news, 30)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    clean_redis.flushdb()  # the fan-out job is lost
+    # Pretend a run died after one chunk of 10.
+    fanout.write_chunk(Campaign.objects.get(pk=campaign.pk), 10)
+    Campaign.objects.filter(pk=campaign.pk).update(
+        fanout_cursor=Message.objects.order_by("-recipient_id").values_list(
+            "recipient_id", flat=True
+        )[0],
+        fanout_heartbeat_at=timezone.now() - timedelta(minutes=5),
+    )
+    assert resume_stalled_fanouts() == 1
+    run_worker_burst()
+    campaign.refresh_from_db()
+    assert campaign.fanout_finished_at and Message.objects.count() == 30
+
+
+def test_unsubscribed_and_suppressed_are_excluded(
+    sandbox, deliver_all, make_campaign, make_list, subscribe
+):
+    news = make_list()
+    people = subscribe(news, 6)
+    Subscription.objects.filter(recipient=people[0]).update(status="unsubscribed")
+    Suppression.objects.create(email=people[1].email, reason="hard_bounce")
+    campaign = make_campaign([news])
+    assert campaign_send(campaign=campaign).audience == 4
+    fanout.fanout_run(campaign_id=campaign.pk)
+    # After fan-out: one leaves the list, one unsubscribes from all marketing.
+    Subscription.objects.filter(recipient=people[2]).update(status="unsubscribed")
+    recipient_unsubscribe_all(recipient=people[3], source="form")
+    deliver_all(timeout=60)
+    assert sorted(e["request"]["to"][0] for e in sandbox.emails()) == [
+        people[4].email,
+        people[5].email,
+    ]
+    assert counters(campaign) == {
+        "queued": 4,
+        "sent": 2,
+        "failed": 0,
+        "suppressed": 2,
+        "cancelled": 0,
+    }
+    assert counters(campaign) == {"queued": 4, **rows_by_status(campaign)}
+    left = Message.objects.get(recipient=people[2])
+    assert "Unsubscribed from" in left.last_error
+    campaign.refresh_from_db()
+    assert campaign.status == "sent"
+
+
+def test_a_render_error_fails_only_that_message(
+    sandbox, deliver_all, make_campaign, make_list, subscribe
+):
+    from campaigns.services import template_create
+
+    strict = template_create(
+        name="Plan",
+        slug="plan",
+        subject="Hi",
+        body_format="html",
+        body="<p>Your plan: {{ recipient.attributes.plan }}</p><a href='{{ unsubscribe_url }}'>x</a>",
+    )
+    news = make_list()
+    subscribe(news, 3, plan="pro")
+    subscribe(news, 1, start=3)  # no plan attribute
+    campaign = make_campaign([news], template=strict)
+    campaign_send(campaign=campaign)
+    deliver_all(timeout=60)
+    failed = Message.objects.get(status=MessageStatus.FAILED)
+    assert failed.to == ["user3@example.com"] and failed.failure_code == FailureCode.RENDER_ERROR
+    assert "recipient.attributes.plan" in failed.last_error
+    assert counters(campaign) == {
+        "queued": 4,
+        "sent": 3,
+        "failed": 1,
+        "suppressed": 0,
+        "cancelled": 0,
+    }
+    campaign.refresh_from_db()
+    assert campaign.status == "sent"
+
+
+def test_template_is_frozen_when_sending_starts(
+    sandbox, deliver_all, make_campaign, make_list, subscribe, template
+):
+    news = make_list()
+    subscribe(news, 2)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    template.subject = "Changed {{ recipient.email }}"
+    template.body = template.body.replace("Hello", "Goodbye")
+    template.save()
+    deliver_all(timeout=60)
+    assert {e["request"]["subject"] for e in sandbox.emails()} == {
+        "News for User0",
+        "News for User1",
+    }
+    assert all("Hello" in e["request"]["html"] for e in sandbox.emails())
+
+
+def test_attribute_filter(make_campaign, make_list, subscribe):
+    news = make_list()
+    subscribe(news, 3, plan="pro")
+    subscribe(news, 2, start=3, plan="free")
+    campaign = make_campaign([news], attribute_filter={"plan": "pro"})
+    assert campaign_send(campaign=campaign).audience == 3
+    fanout.fanout_run(campaign_id=campaign.pk)
+    assert sorted(Message.objects.values_list("to", flat=True)) == [
+        [f"user{i}@example.com"] for i in range(3)
+    ]
+
+
+def test_pause_resume_and_cancel(sandbox, deliver_all, make_campaign, make_list, subscribe):
+    news = make_list()
+    subscribe(news, 250)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    fanout.fanout_run(campaign_id=campaign.pk)
+    campaign_pause(campaign=campaign)
+    run_worker_burst()
+    assert sandbox.emails() == [] and counters(campaign)["sent"] == 0
+    with pytest.raises(ValidationError, match="only a sending campaign"):
+        campaign_pause(campaign=campaign)
+    campaign_resume(campaign=campaign)
+    # Send the first batch only, then cancel what is left.
+    from queueing import delivery
+
+    delivery.send_next("bulk", "test", delivery.DrainReport())  # one request: one batch
+    assert len(sandbox.emails()) == 100
+    cancelled = campaign_cancel(campaign=campaign)
+    assert cancelled == 150
+    deliver_all(timeout=60)
+    assert len(sandbox.emails()) == 100
+    assert counters(campaign) == {
+        "queued": 250,
+        "sent": 100,
+        "failed": 0,
+        "suppressed": 0,
+        "cancelled": 150,
+    }
+    assert counters(campaign) == {"queued": 250, **rows_by_status(campaign)}
+    assert campaign.status == "cancelled"
+    with pytest.raises(ValidationError, match="Cannot resume"):
+        campaign_resume(campaign=campaign)
+
+
+def test_test_send_is_marked_and_never_counted(make_campaign, make_list, subscribe):
+    news = make_list()
+    (person,) = subscribe(news, 1)
+    campaign = make_campaign([news])
+    (sample,) = campaign_test_send(campaign=campaign, to=["tester@example.com"])
+    (real,) = campaign_test_send(campaign=campaign, to=["tester@example.com"], recipient=person)
+    assert (
+        sample.is_test
+        and sample.subject == "[TEST] News for Sample"
+        and sample.campaign_id == campaign.pk
+    )
+    assert real.subject == "[TEST] News for User0" and person.unsubscribe_token not in real.html
+    assert counters(campaign) == {
+        "queued": 0,
+        "sent": 0,
+        "failed": 0,
+        "suppressed": 0,
+        "cancelled": 0,
+    }
+
+
+def test_bad_sends_are_refused(make_campaign, make_list, subscribe, template, settings):
+    from campaigns.services import template_create
+
+    news, empty = make_list("news"), make_list("empty")
+    subscribe(news, 2)
+    with pytest.raises(ValidationError, match="no audience"):
+        campaign_send(campaign=make_campaign([]))
+    with pytest.raises(ValidationError, match="audience is empty"):
+        campaign_send(campaign=make_campaign([empty]))
+    no_link = template_create(
+        name="N", slug="n", subject="Hi", body="<p>hi</p>", body_format="html"
+    )
+    with pytest.raises(ValidationError, match="unsubscribe"):
+        campaign_send(campaign=make_campaign([news], template=no_link))
+    settings.MAILHUB_ALLOWED_SENDER_DOMAINS = ["example.com"]
+    with pytest.raises(ValidationError, match="not allowed"):
+        make_campaign([news], from_email="me@evil.test")
+    with pytest.raises(ValidationError, match="in the past"):
+        campaign_send(
+            campaign=make_campaign([news]), scheduled_at=timezone.now() - timedelta(hours=1)
+        )
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    with pytest.raises(ValidationError, match="never sent twice"):
+        campaign_send(campaign=campaign)
+    stale = Campaign.objects.get(pk=campaign.pk)
+    stale.status = "draft"  # a second click from a page loaded before the first
+    with pytest.raises(ValidationError, match="meanwhile"):
+        campaign_send(campaign=stale)
+
+
+def test_scheduled_campaign_starts_when_due(make_campaign, make_list, subscribe):
+    news = make_list()
+    subscribe(news, 2)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign, scheduled_at=timezone.now() + timedelta(hours=1))
+    assert campaign.status == "scheduled" and reconcile_campaigns().started == 0
+    Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now())
+    assert reconcile_campaigns().started == 1
+    campaign.refresh_from_db()
+    assert campaign.status == "sending"
+
+
+def test_test_send_of_a_draft_reaches_the_sandbox(sandbox, deliver_all, make_campaign, make_list):
+    campaign = make_campaign([make_list()])
+    campaign_test_send(campaign=campaign, to=["tester@example.com"])
+    deliver_all(timeout=5)
+    assert sandbox.emails(to="tester@example.com")[0]["request"]["subject"].startswith("[TEST]")
+
+
+def test_an_emptied_template_is_refused(make_campaign, make_list, subscribe, template):
+    news = make_list()
+    subscribe(news, 1)
+    campaign = make_campaign([news])
+    Template = type(template)
+    Template.objects.filter(pk=template.pk).update(body="  ")  # around the form's checks
+    with pytest.raises(ValidationError, match="is empty"):
+        campaign_send(campaign=campaign)
+
+
+def test_two_fanouts_of_one_campaign_at_once_are_harmless(make_campaign, make_list, subscribe):
+    import threading
+
+    from django.db import connection
+
+    news = make_list()
+    subscribe(news, 60)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    added: list[int] = []
+
+    def run() -> None:
+        try:
+            added.append(fanout.fanout_run(campaign_id=campaign.pk, chunk=5))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(added) == 60 and Message.objects.count() == 60
+    assert counters(campaign)["queued"] == 60
+
+
+def test_a_chunk_written_while_the_campaign_is_cancelled_is_rolled_back(
+    make_campaign, make_list, subscribe, monkeypatch
+):
+    news = make_list()
+    subscribe(news, 10)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    real_write = fanout.write_chunk
+
+    def write_then_cancelled(target, size):
+        result = real_write(target, size)
+        Campaign.objects.filter(pk=target.pk).update(status="cancelled")  # as a cancel would
+        return result
+
+    monkeypatch.setattr(fanout, "write_chunk", write_then_cancelled)
+    assert fanout.fanout_run(campaign_id=campaign.pk) == 0
+    assert not Message.objects.exists() and counters(campaign)["queued"] == 0
