@@ -34,7 +34,7 @@ ACTIVE = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
 def chunk_size() -> int:
     # Big chunks are cheaper per row (fewer statements and commits); they hold no lock that
     # workers wait for (see lock_fanout), and the rows travel server-side on PostgreSQL.
-    return getattr(settings, "MAILHUB_CAMPAIGN_FANOUT_CHUNK", 50_000)
+    return settings.MAILHUB_CAMPAIGN_FANOUT_CHUNK
 
 
 def fanout_run(*, campaign_id: int, chunk: int | None = None) -> int:

@@ -26,7 +26,7 @@ class CampaignReconcileReport:
 
 def stall_seconds() -> float:
     # A running fan-out beats its heartbeat after every chunk (well under a second).
-    return getattr(settings, "MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS", 60.0)
+    return settings.MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS
 
 
 def resume_stalled_fanouts() -> int:

@@ -167,6 +167,12 @@ MAILHUB_RECONCILE_INTERVAL = env.float("MAILHUB_RECONCILE_INTERVAL", default=5.0
 # Resend forgets idempotency keys after 24 h; stop retrying with a margin before that.
 MAILHUB_RETRY_WINDOW_SECONDS = env.float("MAILHUB_RETRY_WINDOW_SECONDS", default=23 * 3600)
 MAILHUB_POSTAL_ADDRESS = env.str("MAILHUB_POSTAL_ADDRESS", default="")
+# Campaign fan-out: recipients per chunk (one transaction each), and how long a fan-out may
+# make no progress before the reconciler starts it again where it stopped.
+MAILHUB_CAMPAIGN_FANOUT_CHUNK = env.int("MAILHUB_CAMPAIGN_FANOUT_CHUNK", default=50_000)
+MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS = env.float(
+    "MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS", default=60.0
+)
 MAILHUB_BASE_URL = env.str("MAILHUB_BASE_URL", default="http://127.0.0.1:8000")
 
 LOGGING = {
