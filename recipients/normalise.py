@@ -15,6 +15,12 @@ _COMMON_ADDRESS = re.compile(
 )
 
 
+def is_common_address(email: str) -> bool:
+    """Whether a canonical address has the common shape (and so is valid without asking
+    validate_email)."""
+    return _COMMON_ADDRESS.fullmatch(email) is not None
+
+
 def canonical_email(value: str) -> str:
     """Strip and lower-case the whole address (local part too): `A.B@X.org ` → `a.b@x.org`.
 
@@ -33,7 +39,7 @@ def normalise_email(value: object) -> str:
             f"The email address is {len(email)} characters; the limit is {MAX_EMAIL_LENGTH}.",
             code="too_long",
         )
-    if _COMMON_ADDRESS.fullmatch(email):
+    if is_common_address(email):
         return email
     try:
         validate_email(email)

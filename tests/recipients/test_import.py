@@ -2,13 +2,16 @@
 
 import csv
 import io
+import sys
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import IntegrityError, connection
 
 from queueing.models import Message
+from recipients import csv_import_pg
 from recipients.csv_import import ImportFileError, recipients_import
 from recipients.models import (
     ImportRun,
@@ -179,6 +182,59 @@ def test_import_into_double_opt_in_list_counts_as_confirmed(make_list):
     make_list("digest", double=True)
     run(GOOD, slug="digest")
     assert Subscription.objects.filter(confirmed_at__isnull=False).count() == 2
+
+
+def mixed_import(make_list):
+    """One file that creates, updates, leaves alone, confirms and keeps unsubscribed."""
+    news = make_list("news")
+    run(GOOD)
+    Subscription.objects.filter(recipient__email="bob@example.com").update(status="unsubscribed")
+    cat = Recipient.objects.create(email="cat@example.com")
+    Subscription.objects.create(recipient=cat, list=news, status="pending", source="form")
+    summary, report = run(
+        "email,first_name,external_id\n"
+        "ann@example.com,Annie,\n"  # changed
+        "bob@example.com,,\n"  # unchanged, kept unsubscribed
+        "cat@example.com,,\n"  # pending → subscribed
+        "dan@example.com,Dan,u-1\n"  # new, but u-1 is Ann's
+        "eve@example.com,Eve,u-5\n"  # new
+    )
+    counts = (summary.created, summary.updated, summary.unchanged, summary.rejected)
+    assert counts == (1, 1, 2, 1)
+    assert (summary.subscribed, summary.kept_unsubscribed) == (2, 1)
+    assert [r[:2] for r in report[1:]] == [["5", "external_id 'u-1' belongs to ann@example.com"]]
+    statuses = dict(Subscription.objects.values_list("recipient__email", "status"))
+    assert statuses == {
+        "ann@example.com": "subscribed",
+        "bob@example.com": "unsubscribed",
+        "cat@example.com": "subscribed",
+        "eve@example.com": "subscribed",
+    }
+    assert Recipient.objects.get(email="ann@example.com").first_name == "Annie"
+    assert not Recipient.objects.filter(email="dan@example.com").exists()
+
+
+def test_one_chunk_mixing_every_case(make_list):
+    interval = sys.getswitchinterval()
+    mixed_import(make_list)
+    assert sys.getswitchinterval() == interval  # shortened while reading ahead, then restored
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's write path")
+def test_concurrent_writer_falls_back_to_on_conflict_statements(make_list, monkeypatch):
+    """The one-statement write fails with a unique violation when another transaction added
+    one of the people meanwhile; its savepoint is rolled back and the ON CONFLICT statements
+    write the chunk instead, with the same result."""
+    real = csv_import_pg.write_new_and_changed
+    calls = []
+
+    def clashing(*args, **kwargs):
+        calls.append(real(*args, **kwargs))  # writes, then fails: all of it must roll back
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(csv_import_pg, "write_new_and_changed", clashing)
+    mixed_import(make_list)
+    assert calls
 
 
 def test_bad_list_slug_is_refused_before_anything_is_stored():

@@ -38,6 +38,63 @@ def test_normalise_rejects_overlong_address():
         normalise_email("a" * 64 + "@" + "b" * 300 + ".com")
 
 
+def tricky_addresses() -> list[str]:
+    """Valid and invalid shapes mixed: dots, quotes, IP literals, IDN, odd characters."""
+    locals_ = [
+        "a",
+        "a.b",
+        ".a",
+        "a.",
+        "a..b",
+        "a+b",
+        "a_b",
+        "a-b",
+        "o'hara",
+        '"a b"',
+        "a b",
+        "a@b",
+        "ä",
+        "a!#$%&*/=?^`{|}~",
+        "x" * 64,
+        "x" * 65,
+        "",
+    ]
+    domains = [
+        "example.com",
+        "sub.example.co.uk",
+        "example",
+        "-a.com",
+        "a-.com",
+        "a..com",
+        "[127.0.0.1]",
+        "[IPv6:::1]",
+        "xn--bcher-kva.example",
+        "bücher.example",
+        "example.c",
+        "example.123",
+        "a_b.com",
+        ("a" * 63) + ".com",
+        ("a" * 64) + ".com",
+        "localhost",
+        "",
+    ]
+    return [f"{local}@{domain}" for local in locals_ for domain in domains] + ["", "@", "a@"]
+
+
+def test_fast_path_of_normalise_accepts_only_what_validate_email_accepts():
+    """The import's precompiled regex is a shortcut, never a different decision."""
+    from django.core.validators import validate_email
+
+    from recipients.normalise import is_common_address
+
+    for address in tricky_addresses():
+        email = address.strip().lower()
+        if not is_common_address(email):
+            continue
+        validate_email(email)  # raises if the shortcut accepted something Django refuses
+        assert normalise_email(address) == email
+
+
 def test_recipient_is_stored_normalised_and_unique_whatever_the_case():
     first = Recipient.objects.create(email=" Jane@Example.com")
     assert first.email == "jane@example.com"
