@@ -11,7 +11,14 @@ send to the campaign's "sent", the send rate once the fan-out is done, and per-s
 import argparse
 import time
 
-from harness import cpu_seconds, free_port, prepare, sandbox_process, start_worker
+from harness import (
+    cpu_seconds,
+    free_port,
+    prepare,
+    sandbox_process,
+    start_worker,
+    stop_workers,
+)
 
 
 def main() -> None:
@@ -56,9 +63,7 @@ def main() -> None:
         total = time.perf_counter() - started
         after_fanout = time.perf_counter() - (sent_from or started)
         cpu = sum(cpu_seconds(w.pid) for w in workers)
-        for w in workers:
-            w.terminate()
-            w.wait(timeout=30)
+        stop_workers(workers)
         stats = SandboxControl(url).stats()
     campaign.refresh_from_db()
     print(f"machine                  {machine()}")
