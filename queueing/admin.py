@@ -182,7 +182,8 @@ class MessageAdmin(admin.ModelAdmin):
             self.message_user(
                 request,
                 f"{skipped} message(s) skipped: only failed messages can be retried, and never "
-                "those with an idempotency conflict (Resend may already hold them).",
+                "members of a batch or those with an idempotency conflict (Resend may already "
+                "hold them).",
                 messages.WARNING,
             )
 

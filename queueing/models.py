@@ -185,10 +185,6 @@ class Message(models.Model):
         to = ", ".join(self.to[:2]) + ("…" if len(self.to) > 2 else "")
         return f"#{self.pk} {self.subject[:60]} → {to}"
 
-    @property
-    def total_attachment_bytes(self) -> int:
-        return sum(a.size for a in self.attachments.all())
-
 
 class BatchStatus(models.TextChoices):
     QUEUED = "queued"  # frozen, waiting for its (next) call

@@ -80,6 +80,3 @@ BatchOutcome = (
     | Rejected
     | IdempotencyConflict
 )
-
-# Outcomes after which Resend may have accepted the email: only the same key and body may follow.
-UNCLEAR = (Transient,)

@@ -1,6 +1,5 @@
 """POST /emails/batch: strict and permissive validation, limits, idempotency, the SDK."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -8,15 +7,9 @@ import requests
 import resend
 
 from queueing.sandbox import SandboxServer
-from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
+from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
-
-
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
 
 
 def batch(server: SandboxServer, items: Any, mode: str | None = None, **headers: str):

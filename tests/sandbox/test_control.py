@@ -15,12 +15,6 @@ AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 
 
 @pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
-
-
-@pytest.fixture
 def ctl(server: SandboxServer) -> Iterator[SandboxControl]:
     control = SandboxControl(server.url)
     yield control

@@ -3,22 +3,15 @@
 import json
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
 import resend
 
 from queueing.sandbox import SandboxServer
-from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
+from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}", "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
 
 
 def post(server: SandboxServer, body: bytes, key: str | None, path: str = "/emails", **kw):

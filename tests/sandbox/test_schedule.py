@@ -1,28 +1,12 @@
 """Scheduled emails: PATCH /emails/{id} (reschedule) and POST /emails/{id}/cancel."""
 
-from collections.abc import Iterator
-
-import pytest
 import requests
 import resend
 
 from queueing.sandbox import SandboxServer
-from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
+from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
-
-
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.headers.update(AUTH)
-        yield session
 
 
 def send(http: requests.Session, server: SandboxServer, **overrides) -> str:

@@ -1,7 +1,5 @@
 """POST /emails and GET /emails/{id} over real HTTP, with `requests` and the `resend` SDK."""
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 import resend
@@ -11,19 +9,6 @@ from queueing.sandbox import SandboxConfig, SandboxControl, SandboxServer
 from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
-
-
-@pytest.fixture
-def server() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.headers.update(AUTH)
-        yield session
 
 
 def assert_error(response: requests.Response, status: int, name: str, message: str = "") -> None:
