@@ -39,6 +39,7 @@ def prepare(*, sandbox_port: int, rate_limit: float = 0.0) -> dict[str, str]:
         "SECRET_KEY": "benchmark-only-secret-key-not-for-production-use-0123456789",
     }
     os.environ.update(env)
+    ensure_postgres_database(env["DATABASE_URL"])
     if "BENCH_DATABASE_URL" not in os.environ:
         # A fresh file each run: no state or old schema carried over from an earlier run.
         for suffix in ("", "-wal", "-shm"):
@@ -48,6 +49,24 @@ def prepare(*, sandbox_port: int, rate_limit: float = 0.0) -> dict[str, str]:
 
     django.setup()
     return env
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the benchmark's PostgreSQL database on first use (a fresh machine has none)."""
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    if not parts.scheme.startswith("postgres"):
+        return
+    import psycopg
+
+    name = parts.path.lstrip("/")
+    admin = (
+        parts._replace(path="/postgres").geturl().replace(f"{parts.scheme}://", "postgresql://", 1)
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def reset_state() -> None:

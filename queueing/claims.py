@@ -5,20 +5,18 @@ picked with FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint sets wit
 on SQLite the IMMEDIATE transaction serialises writers, which gives the same result.
 """
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from queueing.events import add_events
-from queueing.models import BatchStatus, EventKind, Message, MessageStatus, SendBatch
-from queueing.payload import build_payload
+from queueing.bulk_sql import update_rows
+from queueing.models import BatchStatus, Message, MessageStatus, SendBatch
+from queueing.rendering import CONTENT_COLUMNS, content_values
 
 MAX_BATCH = 100
 
@@ -62,44 +60,69 @@ def claimable_messages(priority: str, now: datetime):
 def claim_messages(
     priority: str, *, alone: bool, limit: int, worker: str
 ) -> tuple[uuid.UUID, list[Message]]:
-    """Claim up to `limit` due messages (only send-alone ones if `alone`), oldest first."""
+    """Claim up to `limit` due messages (only send-alone ones if `alone`), oldest first.
+
+    One statement: pick the due rows (SKIP LOCKED on PostgreSQL), UPDATE them, RETURNING the
+    claimed rows, so a claim costs one round trip and no re-read."""
     now = timezone.now()
     token = uuid.uuid4()
+    picked = (
+        claimable_messages(priority, now)
+        .filter(send_alone=alone)
+        .order_by("id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .values("id")[:limit]
+    )
     with transaction.atomic():
-        ids = list(
-            claimable_messages(priority, now)
-            .filter(send_alone=alone)
-            .order_by("id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", flat=True)[:limit]
-        )
-        if not ids:
-            return token, []
-        Message.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.SENDING,
-            claim_token=token,
-            claimed_by=worker[:255],
-            lease_expires_at=lease_end(now),
-            attempts=F("attempts") + 1,
-            first_attempt_at=Coalesce(F("first_attempt_at"), Value(now)),
-            # One message alone is sent under its own key: it must stay alone from now on.
-            **({"send_alone": True} if len(ids) == 1 else {}),
-            updated_at=now,
-        )
-        claimed = list(Message.objects.filter(pk__in=ids, claim_token=token).order_by("id"))
+        sql, params = _claim_sql(picked, token=token, worker=worker, now=now)
+        claimed = sorted(Message.objects.raw(sql, params), key=lambda m: m.pk)
     return token, claimed
 
 
-def freeze_batch(token: uuid.UUID, members: list[Message], *, worker: str) -> BatchClaim:
-    """Fix members, order, body and key of a batch before its first call."""
+def _claim_sql(picked, *, token: uuid.UUID, worker: str, now: datetime) -> tuple[str, list]:
+    """The claim statement; compiled inside the transaction (the ORM refuses to compile a
+    SELECT … FOR UPDATE outside one)."""
+    quote = connection.ops.quote_name
+    pick_sql, pick_params = picked.query.sql_with_params()
+    assignments = {
+        "status": MessageStatus.SENDING,
+        "claim_token": token,
+        "claimed_by": worker[:255],
+        "lease_expires_at": lease_end(now),
+        "updated_at": now,
+    }
+    set_sql = ", ".join(f"{quote(name)} = %s" for name in assignments)
+    # MATERIALIZED: the pick runs exactly once. As a plain IN (subquery), PostgreSQL may
+    # run it again during the update, and with SKIP LOCKED a rerun picks other rows.
+    sql = (
+        f"WITH picked AS MATERIALIZED ({pick_sql}) "
+        f"UPDATE {quote(Message._meta.db_table)} SET {set_sql}, "
+        f"{quote('attempts')} = {quote('attempts')} + 1, "
+        f"{quote('first_attempt_at')} = COALESCE({quote('first_attempt_at')}, %s) "
+        f"WHERE {quote('id')} IN (SELECT id FROM picked) AND {quote('status')} = %s "
+        "RETURNING *"
+    )
+    prep = {name: Message._meta.get_field(name).get_db_prep_save for name in assignments}
+    params = [
+        *pick_params,
+        *(prep[name](value, connection) for name, value in assignments.items()),
+        prep["updated_at"](now, connection),
+        MessageStatus.QUEUED,
+    ]
+    return sql, params
+
+
+def freeze_batch(
+    token: uuid.UUID, members: list[Message], *, worker: str, rendered: list[Message]
+) -> BatchClaim:
+    """Fix members, order and key of a batch before its first call, and store the content
+    rendered for it in the same statement: from here on the request body is fixed."""
     now = timezone.now()
-    body = json.dumps([build_payload(m, include_attachments=False) for m in members])
     with transaction.atomic():
         batch = SendBatch.objects.create(
             idempotency_key=f"mailhub-batch-{uuid.uuid4()}",
             priority=members[0].priority,
             status=BatchStatus.SENDING,
-            body=body,
             member_ids=[m.pk for m in members],
             size=len(members),
             attempts=1,
@@ -109,19 +132,39 @@ def freeze_batch(token: uuid.UUID, members: list[Message], *, worker: str) -> Ba
             claimed_by=worker[:255],
             lease_expires_at=lease_end(now),
         )
-        Message.objects.filter(pk__in=batch.member_ids, claim_token=token).update(
-            batch=batch, lease_expires_at=None
+        owned = {"claim_token": token, "status": MessageStatus.SENDING}
+        just_rendered = {m.pk for m in rendered}
+        update_rows(
+            Message,
+            ("batch", *CONTENT_COLUMNS),
+            {m.pk: (batch.pk, *content_values(m)) for m in members if m.pk in just_rendered},
+            set_also={"lease_expires_at": None},
+            where=owned,
         )
-        add_events(
-            (
-                m.pk,
-                EventKind.ATTEMPT,
-                f"attempt {m.attempts} of {m.max_attempts}, in batch #{batch.pk} at position {i}",
-                {"attempt": m.attempts, "batch": batch.pk, "index": i, "worker": worker},
-            )
-            for i, m in enumerate(members)
-        )
+        Message.objects.filter(
+            pk__in=[m.pk for m in members if m.pk not in just_rendered], **owned
+        ).update(batch=batch, lease_expires_at=None)
+    for m in members:
+        m.batch = batch
     return BatchClaim(batch=batch, token=token, members=members)
+
+
+def hold_alone(token: uuid.UUID, message: Message, *, rendered: bool) -> None:
+    """This message goes out alone under its own key: mark it so for every later attempt
+    (it must never join a batch after a call that may have been accepted), and store the
+    content rendered for it."""
+    owned = {"claim_token": token, "status": MessageStatus.SENDING}
+    if rendered:
+        update_rows(
+            Message,
+            CONTENT_COLUMNS,
+            {message.pk: content_values(message)},
+            set_also={"send_alone": True},
+            where=owned,
+        )
+    elif not message.send_alone:
+        Message.objects.filter(pk=message.pk, **owned).update(send_alone=True)
+    message.send_alone = True
 
 
 def claim_due_batch(priority: str, *, worker: str) -> BatchClaim | None:
@@ -129,36 +172,27 @@ def claim_due_batch(priority: str, *, worker: str) -> BatchClaim | None:
     now = timezone.now()
     token = uuid.uuid4()
     with transaction.atomic():
-        batch_id = (
+        batch = (
             SendBatch.objects.filter(status=BatchStatus.QUEUED, priority=priority)
             .filter(due(now))
             .order_by("next_attempt_at", "id")
             .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)
             .first()
         )
-        if batch_id is None:
+        if batch is None:
             return None
-        SendBatch.objects.filter(pk=batch_id, status=BatchStatus.QUEUED).update(
+        SendBatch.objects.filter(pk=batch.pk, status=BatchStatus.QUEUED).update(
             status=BatchStatus.SENDING,
             claim_token=token,
             claimed_by=worker[:255],
             lease_expires_at=lease_end(now),
             attempts=F("attempts") + 1,
         )
-        Message.objects.filter(batch_id=batch_id).update(
-            status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=now
+        batch.refresh_from_db()
+        members = Message.objects.filter(
+            pk__in=batch.member_ids, batch=batch, status=MessageStatus.QUEUED
         )
-        batch = SendBatch.objects.get(pk=batch_id)
-        by_id = {m.pk: m for m in Message.objects.filter(batch_id=batch_id)}
+        members.update(status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=now)
+        by_id = {m.pk: m for m in Message.objects.filter(pk__in=batch.member_ids, batch=batch)}
         members = [by_id[pk] for pk in batch.member_ids]
-        add_events(
-            (
-                m.pk,
-                EventKind.ATTEMPT,
-                f"batch #{batch.pk} attempt {batch.attempts} of {batch.max_attempts}",
-                {"attempt": m.attempts, "batch": batch.pk, "worker": worker},
-            )
-            for m in members
-        )
     return BatchClaim(batch=batch, token=token, members=members)

@@ -9,7 +9,6 @@ A bulk drain gives way as soon as transactional work waits, and every drain stop
 budget and hands over to a fresh job, so no queue is starved.
 """
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -72,11 +71,13 @@ def send_next(priority: str, worker: str, report: DrainReport) -> bool:
             token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
         if not group:
             return False
-        group = _prepare(token, group)
+        group, rendered = _prepare(token, group)
         if not group:
             return True  # all suppressed or failed before sending
         if len(group) > 1:
-            batch = claims.freeze_batch(token, group, worker=worker)
+            batch = claims.freeze_batch(token, group, worker=worker, rendered=rendered)
+        else:
+            claims.hold_alone(token, group[0], rendered=bool(rendered))
     # The slot is taken last, right before the call: the provider sees requests spaced as the
     # limiter spaced them, however long claiming and preparing took.
     slot = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
@@ -99,8 +100,9 @@ def send_next(priority: str, worker: str, report: DrainReport) -> bool:
     return True
 
 
-def _prepare(token, group: list[Message]) -> list[Message]:
-    """Render, then drop what may not or can no longer be sent; returns what goes out."""
+def _prepare(token, group: list[Message]) -> tuple[list[Message], list[Message]]:
+    """Render, then drop what may not or can no longer be sent. Returns what goes out, and
+    which of those were rendered just now (their content is stored before the call)."""
     now = timezone.now()
     expired = [m for m in group if recording.retry_window_passed(m.first_attempt_at, now)]
     if expired:
@@ -121,7 +123,7 @@ def _prepare(token, group: list[Message]) -> list[Message]:
     if blocked:
         recording.messages_suppressed(token, [m for m in group if m.pk in blocked], blocked)
         group = [m for m in group if m.pk not in blocked]
-    return group
+    return group, [m for m in rendering.rendered if m.pk not in blocked]
 
 
 def _blocked(group: list[Message]) -> dict[int, str]:
@@ -163,7 +165,7 @@ def send_alone(claim: MessageClaim) -> str:
 
 
 def send_batch(claim: BatchClaim) -> str:
-    outcome = resend_client.send_batch(
-        json.loads(claim.batch.body), idempotency_key=claim.batch.idempotency_key
-    )
+    # Built from the frozen rows in the frozen order: the same body at every attempt.
+    body = [build_payload(m, include_attachments=False) for m in claim.members]
+    outcome = resend_client.send_batch(body, idempotency_key=claim.batch.idempotency_key)
     return recording.record_batch_outcome(claim, outcome)

@@ -68,8 +68,9 @@ class FailureCode(models.TextChoices):
 
 class Message(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    # Sent with every attempt, so Resend accepts this message at most once.
-    idempotency_key = models.CharField(max_length=256, unique=True, editable=False)
+    # Sent with every attempt, so Resend accepts this message at most once. Unique through a
+    # constraint (below), which on PostgreSQL spares the extra LIKE index `unique=True` adds.
+    idempotency_key = models.CharField(max_length=256, editable=False)
 
     from_email = models.CharField(max_length=512)
     to = models.JSONField(default=list)
@@ -110,7 +111,12 @@ class Message(models.Model):
     # Set once the message is frozen into a batch: from then on it is only ever sent as part
     # of that batch (same members, same body, same key), never alone.
     batch = models.ForeignKey(
-        "SendBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+        "SendBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        db_index=False,  # indexed only while in flight (Meta.indexes)
     )
     # Campaign messages are rendered by the worker just before their first send
     # (see queueing.rendering); the rendered subject and bodies are then stored here.
@@ -125,6 +131,7 @@ class Message(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # indexed only where set (Meta.indexes): campaigns never set it
     )
     campaign = models.ForeignKey(
         "campaigns.Campaign",
@@ -149,6 +156,7 @@ class Message(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="message_idempotency_key"),
             # Fan-out is idempotent: one message per campaign and person, whatever happens.
             models.UniqueConstraint(
                 fields=["campaign", "recipient"],
@@ -173,9 +181,27 @@ class Message(models.Model):
                 condition=Q(status="scheduled"),
                 name="message_scheduled_due_idx",
             ),
-            # Admin: newest first, filtered by status; webhook lookups by Resend's id.
-            models.Index(fields=["status", "-created_at"], name="message_status_created_idx"),
+            # Batch members, only while their batch is in flight.
+            models.Index(
+                fields=["batch"],
+                condition=Q(batch__isnull=False, status__in=["queued", "sending"]),
+                name="message_batch_inflight_idx",
+            ),
+            models.Index(
+                fields=["created_by"],
+                condition=Q(created_by__isnull=False),
+                name="message_creator_idx",
+            ),
+            # Admin: newest first; the final statuses other than "sent" that people look for.
+            # (Every index costs each row update of a send; a (status, …) index on all rows
+            # would be rewritten at every step of every message.)
             models.Index(fields=["-created_at"], name="message_created_idx"),
+            models.Index(
+                fields=["status", "-created_at"],
+                condition=Q(status__in=["failed", "suppressed", "cancelled"]),
+                name="message_problem_idx",
+            ),
+            # Webhook lookups by Resend's id.
             models.Index(
                 fields=["provider_id"], condition=~Q(provider_id=""), name="message_provider_idx"
             ),
@@ -197,14 +223,16 @@ class BatchStatus(models.TextChoices):
 class SendBatch(models.Model):
     """Up to 100 messages frozen into one /emails/batch request.
 
-    The body and key are fixed before the first call, so every attempt is the same request:
-    after an unclear outcome the same members go again, byte for byte, under the same key.
+    Members, their order and the key are fixed before the first call, and so is each
+    member's content (rendered and stored on its row in the same transaction). The request
+    body is built from those rows alone (queueing.payload), so every attempt is the same
+    request: after an unclear outcome the same members go again, byte for byte, under the
+    same key. (Resend would refuse a changed body under a used key with a 409.)
     """
 
     idempotency_key = models.CharField(max_length=256, unique=True, editable=False)
     priority = models.CharField(max_length=16, choices=Priority.choices)
     status = models.CharField(max_length=16, choices=BatchStatus.choices)
-    body = models.TextField(help_text="The exact JSON request body, frozen at the first call.")
     # Message ids in request order: item i of the body (and of Resend's answer) is member_ids[i].
     member_ids = models.JSONField(default=list)
     size = models.PositiveSmallIntegerField()
@@ -275,7 +303,10 @@ class EventKind(models.TextChoices):
 class MessageEvent(models.Model):
     """One line of a message's timeline; kept whatever it did to the status."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    # Looked up through event_message_idx, whose first column is the message.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=EventKind.choices)
     # For provider events: Resend's event type, e.g. "email.delivered".
     provider_event = models.CharField(max_length=64, blank=True)

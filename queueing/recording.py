@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from queueing import ratelimit, sending_gate
+from queueing.bulk_sql import update_rows
 from queueing.claims import BatchClaim, MessageClaim
 from queueing.events import add_events
 from queueing.models import (
@@ -286,7 +287,9 @@ def _batch_owned(claim: BatchClaim):
 
 
 def _members(claim: BatchClaim):
-    return Message.objects.filter(batch_id=claim.batch.pk, status=MessageStatus.SENDING)
+    return Message.objects.filter(
+        pk__in=claim.batch.member_ids, batch_id=claim.batch.pk, status=MessageStatus.SENDING
+    )
 
 
 def record_batch_outcome(claim: BatchClaim, outcome: BatchOutcome) -> str:
@@ -314,6 +317,7 @@ def record_batch_outcome(claim: BatchClaim, outcome: BatchOutcome) -> str:
 
 def batch_answered(claim: BatchClaim, items: list[Sent | Rejected]) -> str:
     now = timezone.now()
+    batch = claim.batch
     sent = {
         claim.members[i].pk: item.provider_id
         for i, item in enumerate(items)
@@ -324,6 +328,8 @@ def batch_answered(claim: BatchClaim, items: list[Sent | Rejected]) -> str:
         for i, item in enumerate(items)
         if isinstance(item, Rejected)
     }
+    owned = {"batch": batch.pk, "status": MessageStatus.SENDING}
+    final = {"next_attempt_at": None, "claim_token": None, "lease_expires_at": None}
     with transaction.atomic():
         if not _batch_owned(claim).update(
             status=BatchStatus.DONE,
@@ -332,70 +338,55 @@ def batch_answered(claim: BatchClaim, items: list[Sent | Rejected]) -> str:
             claim_token=None,
             lease_expires_at=None,
         ):
-            return _lost(f"batch {claim.batch.pk}")
-        # One statement per outcome, each row getting its own value (Django's Case/When
-        # costs more to build for 100 rows than the batch call itself).
-        _update_members_each(claim, MessageStatus.SENT, "provider_id", sent, sent_at=now)
-        _update_members_each(
-            claim, MessageStatus.FAILED, "last_error", rejected, failure_code=FailureCode.REJECTED
+            return _lost(f"batch {batch.pk}")
+        # One statement per outcome, each row getting its own provider id or error.
+        update_rows(
+            Message,
+            ("provider_id",),
+            {pk: (provider_id,) for pk, provider_id in sent.items()},
+            set_also={
+                "status": MessageStatus.SENT,
+                "sent_at": now,
+                "last_error": "",
+                "updated_at": now,
+                **final,
+            },
+            where=owned,
         )
+        update_rows(
+            Message,
+            ("last_error",),
+            {pk: (error,) for pk, error in rejected.items()},
+            set_also={
+                "status": MessageStatus.FAILED,
+                "failure_code": FailureCode.REJECTED,
+                "updated_at": now,
+                **final,
+            },
+            where=owned,
+        )
+        where = f"batch #{batch.pk}, attempt {batch.attempts}"
         add_events(
             (
                 (
                     m.pk,
                     EventKind.SENT,
-                    f"accepted by Resend as {sent[m.pk]} (batch #{claim.batch.pk})",
-                    {"batch": claim.batch.pk, "provider_id": sent[m.pk]},
+                    f"accepted by Resend as {sent[m.pk]} ({where})",
+                    {"batch": batch.pk, "attempt": batch.attempts, "provider_id": sent[m.pk]},
                 )
                 if m.pk in sent
-                else (m.pk, EventKind.FAILED, rejected[m.pk], {"batch": claim.batch.pk})
+                else (
+                    m.pk,
+                    EventKind.FAILED,
+                    f"{rejected[m.pk]} ({where})",
+                    {"batch": batch.pk, "attempt": batch.attempts},
+                )
             )
             for m in claim.members
         )
         notify_campaigns([m for m in claim.members if m.pk in sent], MessageStatus.SENT)
         notify_campaigns([m for m in claim.members if m.pk in rejected], MessageStatus.FAILED)
     return "sent"
-
-
-def _update_members_each(
-    claim: BatchClaim, status: str, column: str, values: dict[int, str], **fields
-) -> None:
-    """Set `status` (and `fields`) on these members, and `column` to each one's own value."""
-    if not values:
-        return
-    table = Message._meta.db_table
-    quote = connection.ops.quote_name
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    assignments = {
-        "status": status,
-        "next_attempt_at": None,
-        "claim_token": None,
-        "lease_expires_at": None,
-        "updated_at": now,
-        **{
-            k: connection.ops.adapt_datetimefield_value(v) if hasattr(v, "tzinfo") else v
-            for k, v in fields.items()
-        },
-    }
-    if column != "last_error":
-        assignments["last_error"] = ""
-    set_sql = ", ".join(f"{quote(k)} = %s" for k in assignments)
-    case_sql = " ".join("WHEN %s THEN %s" for _ in values)
-    ids = list(values)
-    sql = (
-        f"UPDATE {table} SET {set_sql}, {quote(column)} = CASE {quote('id')} {case_sql} END "
-        f"WHERE {quote('batch_id')} = %s AND {quote('status')} = %s "
-        f"AND {quote('id')} IN ({', '.join(['%s'] * len(ids))})"
-    )
-    params = [
-        *assignments.values(),
-        *[p for pk, value in values.items() for p in (pk, value)],
-        claim.batch.pk,
-        MessageStatus.SENDING,
-        *ids,
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def batch_transient(claim: BatchClaim, error: str) -> str:

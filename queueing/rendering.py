@@ -4,10 +4,7 @@ The campaigns app renders its own messages (frozen template + recipient data); q
 the result on the row before the first call, so every later attempt sends the same bytes.
 """
 
-import json
 from dataclasses import dataclass, field
-
-from django.db import connection, transaction
 
 from queueing.models import Message
 
@@ -41,14 +38,24 @@ RenderResult = Rendered | RenderFailed | NotEligible
 
 @dataclass
 class RenderReport:
+    rendered: list[Message] = field(default_factory=list)  # content set, not yet stored
     failed: dict[int, str] = field(default_factory=dict)
     not_eligible: dict[int, str] = field(default_factory=dict)
 
 
+# What rendering sets on a row; claims stores it before the first call (freeze_batch,
+# hold_alone), in the statement that also fixes how the message goes out.
+CONTENT_COLUMNS = ("subject", "html", "text", "headers", "needs_render")
+
+
+def content_values(message: Message) -> tuple:
+    return tuple(getattr(message, column) for column in CONTENT_COLUMNS)
+
+
 def render_pending(messages: list[Message]) -> RenderReport:
-    """Render the messages that need it, in place and in the database, before their first
-    call. The campaigns app supplies `campaigns.rendering.render_messages(messages) ->
-    {message id: RenderResult}`."""
+    """Render the messages that need it, in place (not yet in the database). The campaigns
+    app supplies `campaigns.rendering.render_messages(messages) -> {message id:
+    RenderResult}`."""
     report = RenderReport()
     pending = [m for m in messages if m.needs_render]
     if not pending:
@@ -56,7 +63,6 @@ def render_pending(messages: list[Message]) -> RenderReport:
     from campaigns.rendering import render_messages
 
     results = render_messages(pending)
-    rendered = []
     for message in pending:
         content = results.get(message.pk, RenderFailed("the renderer returned nothing"))
         if isinstance(content, RenderFailed):
@@ -70,14 +76,5 @@ def render_pending(messages: list[Message]) -> RenderReport:
         message.text = content.text
         message.headers = content.headers
         message.needs_render = False
-        rendered.append(message)
-    # One prepared statement run per row: Django's bulk_update builds a 100-branch CASE per
-    # column, which cost more than rendering the batch.
-    table = Message._meta.db_table
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET subject = %s, html = %s, text = %s, headers = %s, "
-            "needs_render = %s WHERE id = %s",
-            [(m.subject, m.html, m.text, json.dumps(m.headers), False, m.pk) for m in rendered],
-        )
+        report.rendered.append(message)
     return report

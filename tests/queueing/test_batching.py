@@ -1,7 +1,5 @@
 """Messages that are ready together go out as frozen batches through /emails/batch."""
 
-import json
-
 import pytest
 
 from queueing.models import BatchStatus, FailureCode, Message, MessageStatus, SendBatch
@@ -105,18 +103,19 @@ def test_unclear_outcome_resends_the_same_batch_byte_for_byte(sandbox, deliver_a
     run_worker_burst()
     batch = SendBatch.objects.get()
     assert batch.status == BatchStatus.QUEUED and batch.attempts == 1
-    frozen_body = batch.body
     sandbox.configure(drop_rate=0.0)
     SendBatch.objects.update(next_attempt_at=None)
     deliver_all()
     batch.refresh_from_db()
     assert batch.status == BatchStatus.DONE and batch.attempts == 2
-    assert batch.body == frozen_body
     requests = batch_requests(sandbox)
+    # The sandbox, like Resend, replays a key only for the same bytes (else a 409).
     assert [r["outcome"] for r in requests] == ["dropped", "replayed"]
     assert {r["idempotency_key"] for r in requests} == {batch.idempotency_key}
     assert_each_sent_once(sandbox, messages)
-    assert [p["to"][0] for p in json.loads(frozen_body)] == [m.to[0] for m in messages]
+    emails = sorted(sandbox.emails(), key=lambda e: e["batch_index"])
+    assert [e["request"]["to"][0] for e in emails] == [m.to[0] for m in messages]
+    assert batch.member_ids == [m.pk for m in messages]
 
 
 def test_batch_members_are_never_cancelled_or_sent_alone(sandbox, deliver_all):
