@@ -5,6 +5,7 @@ One bad recipient never fails the batch: each message gets its own result.
 """
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,27 @@ def compiled_for(campaign: Campaign) -> CompiledContent:
             _compiled.clear()
         _compiled[key] = compile_content(campaign_content(campaign))
     return _compiled[key]
+
+
+# Frozen campaigns (with their lists) per process for a few seconds: a drain renders a batch
+# of the same campaign every few milliseconds, and what rendering reads of a campaign is
+# fixed once it is frozen.
+FROZEN_CACHE_SECONDS = 5.0
+_frozen: dict[int, tuple[float, Campaign]] = {}
+
+
+def frozen_campaigns(ids: list[int]) -> dict[int, Campaign]:
+    now = time.monotonic()
+    found = {i: c for i, (at, c) in _frozen.items() if i in ids and now - at < FROZEN_CACHE_SECONDS}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        if len(_frozen) > 64:
+            _frozen.clear()
+        for campaign in Campaign.objects.prefetch_related("lists").filter(pk__in=missing):
+            found[campaign.pk] = campaign
+            if campaign.is_frozen:
+                _frozen[campaign.pk] = (now, campaign)
+    return found
 
 
 def unsubscribe_list(campaign: Campaign) -> List | None:
@@ -86,8 +108,35 @@ class SampleRecipient:
         return f"{self.first_name} {self.last_name}".strip()
 
 
+@dataclass(frozen=True)
+class RecipientData:
+    """What rendering reads of a recipient, fetched as plain values: building a hundred model
+    instances per batch costs more than the query."""
+
+    pk: int
+    email: str
+    first_name: str
+    last_name: str
+    external_id: str | None
+    attributes: dict | None
+    unsubscribe_token: str
+
+    FIELDS = ("pk", "email", "first_name", "last_name", "external_id", "attributes")
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def recipient_data(ids: list[int]) -> dict[int, RecipientData]:
+    rows = Recipient.objects.filter(pk__in=ids).values_list(
+        *RecipientData.FIELDS, "unsubscribe_token"
+    )
+    return {row[0]: RecipientData(*row) for row in rows}
+
+
 def recipient_context(
-    recipient: Recipient | SampleRecipient,
+    recipient: Recipient | RecipientData | SampleRecipient,
     campaign: Campaign | None,
     list: List | None,
     *,
@@ -120,7 +169,7 @@ def recipient_context(
 
 def render_for(
     compiled: CompiledContent,
-    recipient: Recipient | SampleRecipient,
+    recipient: Recipient | RecipientData | SampleRecipient,
     campaign: Campaign | None,
     list: List | None,
     *,
@@ -146,7 +195,7 @@ def render_messages(messages: list[Message]) -> dict[int, RenderResult]:
             results[message.pk] = RenderFailed("not a campaign message")
         else:
             by_campaign.setdefault(message.campaign_id, []).append(message)
-    campaigns = Campaign.objects.prefetch_related("lists").in_bulk(list(by_campaign))
+    campaigns = frozen_campaigns(list(by_campaign))
     for campaign_id, group in by_campaign.items():
         campaign = campaigns.get(campaign_id)
         if campaign is None:
@@ -164,7 +213,7 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
     except Exception as exc:  # frozen content was validated; this is a safety net
         return {m.pk: RenderFailed(f"template error: {exc}") for m in group}
     lists = list(campaign.lists.all())
-    recipients = Recipient.objects.in_bulk([m.recipient_id for m in group if m.recipient_id])
+    recipients = recipient_data([m.recipient_id for m in group if m.recipient_id])
     # One query for the batch; the per-person reason is looked up only for the few who left.
     subscribed = still_subscribed(lists, recipients.keys())
     link_list = lists[0] if len(lists) == 1 else None
@@ -185,7 +234,7 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
     return results
 
 
-def _why_not(recipient: Recipient, lists: list[List]) -> str:
+def _why_not(recipient: RecipientData, lists: list[List]) -> str:
     reasons = [may_receive(recipient.email, marketing=True, list=lst) for lst in lists]
     return "; ".join(d.reason for d in reasons if not d) or "no longer on the campaign's lists"
 

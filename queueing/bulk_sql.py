@@ -22,8 +22,44 @@ from django.db.models import Model
 MAX_PARAMS = 30_000
 
 
+# Fields whose database value is the Python value itself when it is a plain str/int/bool
+# (or None): preparing them through the field costs more per row than the statement does.
+_PLAIN_FIELDS = {
+    "CharField", "TextField", "SlugField", "EmailField", "BooleanField", "IntegerField",
+    "BigIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField",
+    "AutoField", "BigAutoField", "ForeignKey",
+}  # fmt: skip
+_PLAIN_VALUES = (str, int, bool, type(None))
+
+
+def _is_plain(field) -> bool:
+    if field.is_relation:
+        field = field.target_field
+    return field.get_internal_type() in _PLAIN_FIELDS
+
+
 def _prep(model: type[Model], column: str, value: Any) -> Any:
-    return model._meta.get_field(column).get_db_prep_save(value, connection)
+    field = model._meta.get_field(column)
+    if type(value) in _PLAIN_VALUES and _is_plain(field):
+        return value
+    return field.get_db_prep_save(value, connection)
+
+
+def _preparer(model: type[Model], column: str):
+    """_prep for one column, decided once; the last prepared value is remembered (the rows
+    of one write often share a timestamp)."""
+    field = model._meta.get_field(column)
+    plain = _is_plain(field)
+    last: list = [object(), None]
+
+    def prep(value: Any) -> Any:
+        if plain and type(value) in _PLAIN_VALUES:
+            return value
+        if value is not last[0]:
+            last[0], last[1] = value, field.get_db_prep_save(value, connection)
+        return last[1]
+
+    return prep
 
 
 def _column(model: type[Model], name: str) -> str:
@@ -57,8 +93,9 @@ def update_rows(
     pk = model._meta.pk.column
     common = [(_column(model, c), _prep(model, c, v)) for c, v in set_also.items()]
     conditions = [(_column(model, c), _prep(model, c, v)) for c, v in where.items()]
+    preps = [_preparer(model, c) for c in columns]
     prepared = [
-        (pk_value, [_prep(model, c, v) for c, v in zip(columns, values, strict=True)])
+        (pk_value, [prep(v) for prep, v in zip(preps, values, strict=True)])
         for pk_value, values in rows.items()
     ]
     if connection.vendor != "postgresql":
@@ -115,7 +152,8 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Seque
     names = ", ".join(_column(model, c) for c in columns)
     row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
     step = MAX_PARAMS // len(columns)
-    prepared = [[_prep(model, c, v) for c, v in zip(columns, row, strict=True)] for row in rows]
+    preps = [_preparer(model, c) for c in columns]
+    prepared = [[prep(v) for prep, v in zip(preps, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), step):
             chunk = prepared[start : start + step]

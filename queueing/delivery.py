@@ -11,9 +11,11 @@ budget and hands over to a fresh job, so no queue is starved.
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from queueing import claims, ratelimit, recording, resend_client, sending_gate
@@ -28,6 +30,9 @@ from recipients.selectors import bare_address, suppressed_addresses
 log = logging.getLogger(__name__)
 
 DRAIN_BUDGET_SECONDS = 10.0
+# Frozen batches due for a retry are looked for at least this often during a drain (and
+# whenever no new message is due); looking before every request costs a query per request.
+DUE_BATCH_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -36,68 +41,184 @@ class DrainReport:
     sent_alone: int = 0
     batched: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    due_batches_checked_at: float = float("-inf")
 
     def count(self, outcome: str) -> None:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
+    def add(self, result: "SendResult") -> None:
+        if result.requested:
+            self.requests += 1
+            self.batched += result.batched
+            self.sent_alone += 0 if result.batched else 1
+        self.count(result.outcome)
+
+
+@dataclass
+class Request:
+    """One provider call's worth of claimed, prepared work: a frozen batch or one message."""
+
+    batch: BatchClaim | None = None
+    alone: MessageClaim | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: str
+    requested: bool  # a call was made (False: released for want of a slot, or paused)
+    batched: int = 0
+
+    @property
+    def keep_going(self) -> bool:
+        return self.requested
+
 
 def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECONDS) -> DrainReport:
+    """Send due work until none is left, the budget is spent, or something more urgent waits.
+
+    Pipelined: while one request is with the provider (on a helper thread), the next one is
+    claimed, rendered and frozen here, so a worker's CPU is not idle during the call. At most
+    one request is in flight per worker, and the limiter's slot is still taken right before
+    each call."""
     report = DrainReport()
     deadline = time.monotonic() + budget
-    while True:
-        pause = sending_gate.current_pause()
-        if pause:
-            log.warning("Sending paused (%s); drain of %s stops", pause.reason, priority)
-            return report
-        if priority == Priority.BULK and queue_for(Priority.TRANSACTIONAL).count:
-            request_drain(priority)  # transactional mail first; continue afterwards
-            return report
-        if time.monotonic() > deadline:
-            request_drain(priority)
-            return report
-        if not send_next(priority, worker, report):
-            return report
+    with _Sender() as sender:
+        while True:
+            if not sender.keep_going:
+                break
+            pause = sending_gate.current_pause()
+            if pause:
+                log.warning("Sending paused (%s); drain of %s stops", pause.reason, priority)
+                break
+            if priority == Priority.BULK and queue_for(Priority.TRANSACTIONAL).count:
+                request_drain(priority)  # transactional mail first; continue afterwards
+                break
+            if time.monotonic() > deadline:
+                request_drain(priority)
+                break
+            request = prepare_next(priority, worker, report)
+            if request is None:
+                break
+            if request.batch is not None and request.batch.batch.size >= claims.MAX_BATCH:
+                # A full batch means a backlog: ask for a second drain, which an idle worker
+                # takes (one waiting job at most, however often this asks).
+                request_drain(priority)
+            if request.batch or request.alone:
+                sender.submit(request, report)
+    return report
 
 
 def send_next(priority: str, worker: str, report: DrainReport) -> bool:
-    """Claim, prepare and send one request's worth of work; False when the drain should stop
-    (nothing due, or the shared rate limit is further away than a claim may wait)."""
-    batch = claims.claim_due_batch(priority, worker=worker)
-    if batch is None:
-        token, group = claims.claim_messages(
-            priority, alone=False, limit=claims.MAX_BATCH, worker=worker
-        )
-        if not group:
-            token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
-        if not group:
-            return False
-        group, rendered = _prepare(token, group)
-        if not group:
-            return True  # all suppressed or failed before sending
-        if len(group) > 1:
-            batch = claims.freeze_batch(token, group, worker=worker, rendered=rendered)
-        else:
-            claims.hold_alone(token, group[0], rendered=bool(rendered))
-    # The slot is taken last, right before the call: the provider sees requests spaced as the
-    # limiter spaced them, however long claiming and preparing took.
+    """Claim, prepare and send one request's worth of work, all in this thread; False when
+    the drain should stop (nothing due, or the shared rate limit is too far away)."""
+    request = prepare_next(priority, worker, report)
+    if request is None:
+        return False
+    if request.batch or request.alone:
+        result = send_request(request)
+        report.add(result)
+        return result.keep_going
+    return True
+
+
+def prepare_next(priority: str, worker: str, report: DrainReport) -> Request | None:
+    """Claim and prepare the next request: a due retry of a frozen batch, or up to 100 due
+    messages (rendered, checked, frozen into a batch), or one message that goes alone.
+    None when nothing is due; an empty Request when all it claimed was dropped before
+    sending (suppressed, expired, unrenderable)."""
+    now = time.monotonic()
+    if now - report.due_batches_checked_at >= DUE_BATCH_CHECK_SECONDS:
+        report.due_batches_checked_at = now
+        batch = claims.claim_due_batch(priority, worker=worker)
+        if batch is not None:
+            return Request(batch=batch)
+    token, group = claims.claim_messages(
+        priority, alone=False, limit=claims.MAX_BATCH, worker=worker
+    )
+    if not group:
+        token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
+    if not group:
+        # Nothing new is due; a frozen batch's retry may be.
+        report.due_batches_checked_at = time.monotonic()
+        batch = claims.claim_due_batch(priority, worker=worker)
+        return Request(batch=batch) if batch is not None else None
+    group, rendered = _prepare(token, group)
+    if not group:
+        return Request()
+    if len(group) > 1:
+        return Request(batch=claims.freeze_batch(token, group, worker=worker, rendered=rendered))
+    claims.hold_alone(token, group[0], rendered=bool(rendered))
+    return Request(alone=MessageClaim(group[0], token))
+
+
+def send_request(request: Request) -> SendResult:
+    """Take a slot from the shared limiter, make the call, record the outcome. The slot is
+    taken last, right before the call: the provider sees requests spaced as the limiter
+    spaced them, however long claiming and preparing took."""
+    pause = sending_gate.current_pause()
+    if pause:
+        # Paused while this request was being prepared (e.g. by the previous answer).
+        _release(request, pause.seconds_left, EventKind.PAUSED, pause.reason)
+        return SendResult("released", requested=False)
     slot = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
     if not slot.granted:
         detail = f"the shared rate limit has no slot for {slot.wait:.1f} s"
-        if batch is not None:
-            recording.batch_release(batch, slot.wait, EventKind.RATE_LIMITED, detail)
-        else:
-            recording.message_release(
-                MessageClaim(group[0], token), slot.wait, EventKind.RATE_LIMITED, detail
-            )
-        return False
-    report.requests += 1
-    if batch is not None:
-        report.batched += batch.batch.size
-        report.count(send_batch(batch))
+        _release(request, slot.wait, EventKind.RATE_LIMITED, detail)
+        return SendResult("released", requested=False)
+    if request.batch is not None:
+        return SendResult(send_batch(request.batch), True, batched=request.batch.batch.size)
+    return SendResult(send_alone(request.alone), True)
+
+
+def _release(request: Request, delay: float, kind: str, detail: str) -> None:
+    if request.batch is not None:
+        recording.batch_release(request.batch, delay, kind, detail)
     else:
-        report.sent_alone += 1
-        report.count(send_alone(MessageClaim(group[0], token)))
-    return True
+        recording.message_release(request.alone, delay, kind, detail)
+
+
+class _Sender:
+    """Sends prepared requests on one helper thread, one at a time, in order."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailhub-send")
+        self._in_flight: Future | None = None
+        self._report: DrainReport | None = None
+        self.keep_going = True
+
+    def submit(self, request: Request, report: DrainReport) -> None:
+        self.wait()
+        if not self.keep_going:
+            # The last call said stop (no slot in reach, or paused): give this one back.
+            self._in_flight = self._pool.submit(_release_for_stop, request)
+            self.wait()
+            return
+        self._report = report
+        self._in_flight = self._pool.submit(send_request, request)
+
+    def wait(self) -> None:
+        if self._in_flight is None:
+            return
+        future, self._in_flight = self._in_flight, None
+        result = future.result()  # a failure here fails the job; leases bring the work back
+        if isinstance(result, SendResult) and self._report is not None:
+            self._report.add(result)
+            self.keep_going = result.keep_going
+
+    def __enter__(self) -> "_Sender":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.wait()
+        finally:
+            # The helper thread's own database connection ends with it.
+            self._pool.submit(connections.close_all).result()
+            self._pool.shutdown(wait=True)
+
+
+def _release_for_stop(request: Request) -> None:
+    _release(request, 0.0, EventKind.RATE_LIMITED, "the drain stopped before this request")
 
 
 def _prepare(token, group: list[Message]) -> tuple[list[Message], list[Message]]:
