@@ -97,6 +97,14 @@ def reset_state() -> None:
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
 
 
+_sandbox_pids: list[int] = []
+
+
+def sandbox_cpu_seconds() -> float:
+    """CPU used so far by the running sandbox (it shares the machine's cores with mailhub)."""
+    return cpu_seconds(_sandbox_pids[-1]) if _sandbox_pids else 0.0
+
+
 @contextmanager
 def sandbox_process(port: int, *args: str) -> Iterator[str]:
     proc = subprocess.Popen(
@@ -107,6 +115,7 @@ def sandbox_process(port: int, *args: str) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    _sandbox_pids.append(proc.pid)
     try:
         from queueing.sandbox import SandboxControl
 
@@ -118,6 +127,7 @@ def sandbox_process(port: int, *args: str) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
+        _sandbox_pids.remove(proc.pid)
         proc.terminate()
         proc.wait(timeout=10)
 
@@ -131,6 +141,27 @@ def start_worker(*extra: str, env: dict[str, str] | None = None) -> subprocess.P
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / ticks, sum(values) / ticks
+
+
+def wait_for_workers(count: int, timeout: float = 60) -> None:
+    """Until `count` workers have registered with RQ (started up, listening)."""
+    import django_rq
+    from rq import Worker
+
+    connection = django_rq.get_connection("bulk")
+    deadline = time.monotonic() + timeout
+    while len(Worker.all(connection=connection)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{count} workers did not start within {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 def cpu_seconds(pid: int) -> float:

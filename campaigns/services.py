@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from campaigns.enqueue import enqueue_fanout_on_commit, schedule_start_on_commit
@@ -312,6 +312,10 @@ def campaign_cancel(*, campaign: Campaign) -> int:
     return total
 
 
+# Counters of messages that reached a final status: a campaign is sent when they cover queued.
+FINAL_COUNTERS = ("sent", "failed", "suppressed", "cancelled")
+
+
 def campaign_counters_apply(*, changes: dict[tuple[int, str], int]) -> None:
     """Add status changes to the counters; called inside the transaction that changed the
     messages (queueing.signals.campaign_messages_changed), so counters always match rows."""
@@ -321,21 +325,32 @@ def campaign_counters_apply(*, changes: dict[tuple[int, str], int]) -> None:
         MessageStatus.SUPPRESSED: "suppressed",
         MessageStatus.CANCELLED: "cancelled",
     }
-    by_campaign: dict[int, dict] = {}
+    by_campaign: dict[int, dict[str, int]] = {}
     for (campaign_id, status), count in changes.items():
         field = counters.get(status)
         if field and count:
-            updates = by_campaign.setdefault(campaign_id, {})
-            updates[field] = updates.get(field, F(field)) + count
+            added = by_campaign.setdefault(campaign_id, {})
+            added[field] = added.get(field, 0) + count
     for campaign_id in sorted(by_campaign):  # one lock order for every worker
-        Campaign.objects.filter(pk=campaign_id).update(**by_campaign[campaign_id])
-        campaign_finish_if_done(campaign_id=campaign_id)
+        added = by_campaign[campaign_id]
+        # One statement: the counters, and sending → sent if these changes finish it (every
+        # expression sees the row as it was before the statement, hence the added counts).
+        finished = Q(
+            status=Status.SENDING,
+            fanout_finished_at__isnull=False,
+            queued__lte=sum((F(f) + added.get(f, 0) for f in FINAL_COUNTERS), Value(0)),
+        )
+        Campaign.objects.filter(pk=campaign_id).update(
+            **{field: F(field) + count for field, count in added.items()},
+            status=Case(When(finished, then=Value(Status.SENT)), default=F("status")),
+            finished_at=Case(When(finished, then=Value(timezone.now())), default=F("finished_at")),
+        )
 
 
 def campaign_finish_if_done(*, campaign_id: int) -> bool:
     """sending → sent once the fan-out has finished and every message is final. Evaluated on
     the (locked) row in one statement, so concurrent workers cannot both miss it."""
-    done = F("sent") + F("failed") + F("suppressed") + F("cancelled")
+    done = sum((F(f) for f in FINAL_COUNTERS), Value(0))
     return bool(
         Campaign.objects.filter(
             pk=campaign_id,

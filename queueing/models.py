@@ -171,9 +171,10 @@ class Message(models.Model):
                 condition=Q(status="queued", batch__isnull=True),
                 name="message_queued_idx",
             ),
+            # Leases of messages held alone (a batch member's lease is its batch's).
             models.Index(
                 fields=["lease_expires_at"],
-                condition=Q(status="sending"),
+                condition=Q(status="sending", lease_expires_at__isnull=False),
                 name="message_sending_lease_idx",
             ),
             models.Index(
