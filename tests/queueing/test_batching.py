@@ -132,3 +132,29 @@ def test_batch_members_are_never_cancelled_or_sent_alone(sandbox, deliver_all):
     deliver_all()
     assert_each_sent_once(sandbox, messages)
     assert not [r for r in sandbox.requests() if r["path"] == "/emails"]
+
+
+def test_the_one_message_left_of_a_claim_stays_alone_after_an_unclear_outcome(sandbox, deliver_all):
+    from recipients.services import suppression_create
+
+    messages = accept(3)
+    for blocked in messages[1:]:
+        suppression_create(email=blocked.to[0], reason="manual")
+    sandbox.configure(drop_rate=1.0)  # the lone message is accepted, the answer is lost
+    run_worker_burst()
+    lone = Message.objects.get(pk=messages[0].pk)
+    assert lone.status == MessageStatus.QUEUED and lone.send_alone and lone.batch_id is None
+    # New mail arrives; the message that may already be with Resend must not join its batch.
+    newcomers = [
+        message_create(to=[f"new{i}@example.com"], subject="New", text="New") for i in range(3)
+    ]
+    sandbox.configure(drop_rate=0.0)
+    Message.objects.filter(pk=lone.pk).update(next_attempt_at=None)
+    deliver_all()
+    lone.refresh_from_db()
+    assert lone.status == MessageStatus.SENT and lone.batch_id is None
+    singles = [r for r in sandbox.requests() if r["path"] == "/emails"]
+    assert [r["outcome"] for r in singles] == ["dropped", "replayed"]
+    assert {r["idempotency_key"] for r in singles} == {lone.idempotency_key}
+    assert len(sandbox.emails(to=lone.to[0])) == 1
+    assert all(Message.objects.get(pk=m.pk).batch_id for m in newcomers)
