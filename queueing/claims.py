@@ -5,6 +5,7 @@ picked with FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint sets wit
 on SQLite the IMMEDIATE transaction serialises writers, which gives the same result.
 """
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,18 +58,44 @@ def claimable_messages(priority: str, now: datetime):
     )
 
 
+# Where this process's last claim of each kind (priority, alone) ended, and since when it
+# walks on from there. Claimed rows leave the queued index only as dead entries until VACUUM
+# removes them; during a long campaign a scan from the index's start would walk over every
+# message already claimed. Starting after the last claimed id skips them. Rows behind the
+# cursor (a release, a retry coming due) are found by a scan from the start, made whenever
+# the cursor finds nothing and at least every CURSOR_RESTART_SECONDS.
+CURSOR_RESTART_SECONDS = 5.0
+_cursors: dict[tuple[str, bool], tuple[int, float]] = {}
+
+
 def claim_messages(
     priority: str, *, alone: bool, limit: int, worker: str
 ) -> tuple[uuid.UUID, list[Message]]:
-    """Claim up to `limit` due messages (only send-alone ones if `alone`), oldest first.
+    """Claim up to `limit` due messages (only send-alone ones if `alone`), oldest first
+    (from this process's cursor on, see above)."""
+    key = (priority, alone)
+    after, since = _cursors.get(key, (0, 0.0))
+    if time.monotonic() - since > CURSOR_RESTART_SECONDS:
+        after = 0
+    token, claimed = _claim(priority, alone=alone, limit=limit, worker=worker, after=after)
+    if not claimed and after:
+        after = 0
+        token, claimed = _claim(priority, alone=alone, limit=limit, worker=worker, after=0)
+    since = time.monotonic() if after == 0 else since
+    _cursors[key] = (claimed[-1].pk if claimed else 0, since)
+    return token, claimed
 
-    One statement: pick the due rows (SKIP LOCKED on PostgreSQL), UPDATE them, RETURNING the
-    claimed rows, so a claim costs one round trip and no re-read."""
+
+def _claim(
+    priority: str, *, alone: bool, limit: int, worker: str, after: int
+) -> tuple[uuid.UUID, list[Message]]:
+    """One statement: pick the due rows (SKIP LOCKED on PostgreSQL), UPDATE them, RETURNING
+    the claimed rows, so a claim costs one round trip and no re-read."""
     now = timezone.now()
     token = uuid.uuid4()
     picked = (
         claimable_messages(priority, now)
-        .filter(send_alone=alone)
+        .filter(send_alone=alone, id__gt=after)
         .order_by("id")
         .select_for_update(skip_locked=True, of=("self",))
         .values("id")[:limit]
