@@ -38,16 +38,9 @@ def _is_plain(field) -> bool:
     return field.get_internal_type() in _PLAIN_FIELDS
 
 
-def _prep(model: type[Model], column: str, value: Any) -> Any:
-    field = model._meta.get_field(column)
-    if type(value) in _PLAIN_VALUES and _is_plain(field):
-        return value
-    return field.get_db_prep_save(value, connection)
-
-
 def _preparer(model: type[Model], column: str):
-    """_prep for one column, decided once; the last prepared value is remembered (the rows
-    of one write often share a timestamp)."""
+    """How to prepare one column's values, decided once: plain values pass as they are;
+    others go through the field, the last one remembered (a write's rows share timestamps)."""
     field = model._meta.get_field(column)
     plain = _is_plain(field)
     last: list = [object(), None]
@@ -91,8 +84,8 @@ def update_rows(
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     pk = model._meta.pk.column
-    common = [(_column(model, c), _prep(model, c, v)) for c, v in set_also.items()]
-    conditions = [(_column(model, c), _prep(model, c, v)) for c, v in where.items()]
+    common = [(_column(model, c), _preparer(model, c)(v)) for c, v in set_also.items()]
+    conditions = [(_column(model, c), _preparer(model, c)(v)) for c, v in where.items()]
     preps = [_preparer(model, c) for c in columns]
     prepared = [
         (pk_value, [prep(v) for prep, v in zip(preps, values, strict=True)])
