@@ -10,9 +10,16 @@ they record, so the send path writes through these two helpers instead:
 - `insert_rows`: one multi-row `INSERT … VALUES` per chunk, on both databases.
 
 Values are prepared by each column's model field, exactly as the ORM would store them.
+
+On PostgreSQL these statements skip Django's cursor: with psycopg 3 it binds parameters on
+the client, quoting every value into the SQL text in Python (about 125 µs per email for a
+batch's rendered content), and the server then parses that text back. They run instead on a
+psycopg `RawCursor` with native `$n` placeholders: the values travel apart from the SQL, which
+costs a fifth of the client CPU and a third less server time (benchmarks/bulk_sql.py).
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.db import connection
@@ -116,26 +123,51 @@ def update_rows(
 
 def _update_values(model, table, pk, columns, chunk, common, conditions) -> int:
     quote = connection.ops.quote_name
+    number = _placeholders()
     names = ["_pk", *(f"_v{i}" for i in range(len(columns)))]
     assignments = [
         f"{_column(model, c)} = CAST(v._v{i} AS {_cast_type(model, c)})"
         for i, c in enumerate(columns)
-    ] + [f"{c} = %s" for c, _ in common]
-    row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
+    ] + [f"{c} = {next(number)}" for c, _ in common]
+    rows_sql = ", ".join(_row_sql(number, len(names)) for _ in chunk)
     sql = (
         f"UPDATE {table} SET {', '.join(assignments)} "
-        f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v({', '.join(names)}) "
+        f"FROM (VALUES {rows_sql}) AS v({', '.join(names)}) "
         f"WHERE {table}.{quote(pk)} = CAST(v._pk AS bigint)"
-        + "".join(f" AND {table}.{c} = %s" for c, _ in conditions)
+        + "".join(f" AND {table}.{c} = {next(number)}" for c, _ in conditions)
     )
     params = [
         *(v for _, v in common),
         *(p for pk_value, values in chunk for p in (pk_value, *values)),
         *(v for _, v in conditions),
     ]
-    with connection.cursor() as cursor:
+    return _execute_native(sql, params)
+
+
+def _placeholders() -> Iterator[str]:
+    """PostgreSQL's own numbered placeholders, in the order the parameters are given."""
+    return (f"${n}" for n in range(1, MAX_PARAMS * 2))
+
+
+def _row_sql(number: Iterator[str], width: int) -> str:
+    return "(" + ", ".join(next(number) for _ in range(width)) + ")"
+
+
+def _execute_native(sql: str, params: list[Any]) -> int:
+    """Run one `$n` statement on the connection Django holds (so inside its transaction),
+    with Django's error wrapping and query log; returns the row count."""
+    import psycopg  # only on PostgreSQL
+
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        rowcount = cursor.rowcount
+    if connection.queries_logged:
+        took = time.monotonic() - started
+        connection.queries_log.append({"sql": sql, "time": f"{took:.3f}"})
+    return rowcount
 
 
 def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -147,11 +179,18 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Seque
     step = MAX_PARAMS // len(columns)
     preps = [_preparer(model, c) for c in columns]
     prepared = [[prep(v) for prep, v in zip(preps, row, strict=True)] for row in rows]
-    with connection.cursor() as cursor:
-        for start in range(0, len(prepared), step):
-            chunk = prepared[start : start + step]
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) VALUES {', '.join([row_sql] * len(chunk))}",
-                [p for row in chunk for p in row],
-            )
+    native = connection.vendor == "postgresql"
+    for start in range(0, len(prepared), step):
+        chunk = prepared[start : start + step]
+        params = [p for row in chunk for p in row]
+        if native:
+            number = _placeholders()
+            rows_sql = ", ".join(_row_sql(number, len(columns)) for _ in chunk)
+            _execute_native(f"INSERT INTO {table} ({names}) VALUES {rows_sql}", params)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {table} ({names}) VALUES {', '.join([row_sql] * len(chunk))}",
+                    params,
+                )
     return len(prepared)
