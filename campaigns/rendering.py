@@ -13,7 +13,7 @@ from django.conf import settings
 
 from campaigns.models import Campaign, Template
 from campaigns.selectors import campaign_content, still_subscribed, template_content
-from campaigns.templating import CompiledContent, compile_content, render_content
+from campaigns.templating import Attributes, CompiledContent, compile_content, render_content
 from queueing.models import Message
 from queueing.rendering import NotEligible, Rendered, RenderFailed, RenderResult
 from recipients.models import List, Recipient
@@ -158,7 +158,7 @@ def recipient_context(
             "last_name": recipient.last_name,
             "full_name": recipient.full_name,
             "external_id": recipient.external_id or "",
-            "attributes": dict(recipient.attributes or {}),
+            "attributes": Attributes(recipient.attributes or {}),
         },
         "campaign": {"id": campaign.pk, "name": campaign.name} if campaign else {},
         "unsubscribe_url": unsubscribe,

@@ -45,6 +45,37 @@ def test_variables_are_autoescaped_in_html_but_not_in_subject_or_text(template):
     assert "Hello <b>Tom & Jerry</b>!" in mail.text
 
 
+def test_parts_stay_apart_whatever_the_recipient_data_holds(db):
+    # Body, text and subject render as one template: data that looks like template syntax
+    # or an attribute that is missing must not blur where one part ends.
+    template = template_create(
+        name="Parts",
+        slug="parts",
+        subject="{{ recipient.first_name }}{% if recipient.attributes.plan %} (plan){% endif %}",
+        body=(
+            "<p>{% if recipient.attributes.plan %}Plan {{ recipient.attributes.plan }}"
+            "{% else %}No plan{% endif %} for {{ recipient.first_name }}. "
+            '<a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
+        ),
+        body_format="html",
+        text_body="Text for {{ recipient.first_name }}.{% if not recipient.attributes.plan %} "
+        "No plan.{% endif %}",
+    )
+    name = "{% endautoescape %}<i>{{ x }}</i>"
+    person = Recipient.objects.create(email="p@example.com", first_name=name, attributes={})
+    mail = render(template, person)
+    assert mail.subject == name
+    assert mail.text.startswith(f"Text for {name}. No plan.")
+    assert "No plan for {% endautoescape %}&lt;i&gt;{{ x }}&lt;/i&gt;" in mail.html
+    assert "Text for" not in mail.html and "<p>" not in mail.text
+    planned = Recipient.objects.create(
+        email="q@example.com", first_name="Q", attributes={"plan": "pro"}
+    )
+    mail = render(template, planned)
+    assert (mail.subject, "Plan pro for Q." in mail.html) == ("Q (plan)", True)
+    assert "No plan" not in mail.text
+
+
 def test_derived_text_keeps_links_and_drops_tags(template, settings):
     person = Recipient.objects.create(email="t@example.com", first_name="Tia")
     mail = render(template, person)
