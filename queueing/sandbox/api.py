@@ -8,7 +8,6 @@ remember a 2xx answer under its key → injected drop (the answer is never writt
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import re
@@ -273,7 +272,7 @@ class _EmailFactory:
         self._now = time.time()
         self._created_at = datetime.fromtimestamp(self._now, UTC).isoformat()
         self._key = idempotency_key
-        self._sha = hashlib.sha256(request.body).hexdigest()
+        self._sha = request.body_sha256
 
     def make(self, item: Any, *, via: str, batch_index: int | None) -> StoredEmail:
         scheduled_at = item.get("scheduled_at") if isinstance(item, dict) else None
@@ -294,6 +293,5 @@ class _EmailFactory:
 
 
 def _fingerprint(request: Request) -> str:
-    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
-    digest.update(request.body)
-    return digest.hexdigest()
+    """Same key, same request: the method, the path and the exact body bytes."""
+    return f"{request.method} {request.path} {request.body_sha256}"

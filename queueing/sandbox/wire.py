@@ -3,9 +3,11 @@ handlers stay plain functions of (request) -> answer."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +32,12 @@ class Request:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    @cached_property
+    def body_sha256(self) -> str:
+        """Hashed once per request: both the idempotency check and the stored emails use it,
+        and a batch body is hundreds of kilobytes."""
+        return hashlib.sha256(self.body).hexdigest()
 
     def query_value(self, name: str) -> str | None:
         values = self.query.get(name)
