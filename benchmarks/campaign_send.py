@@ -13,6 +13,7 @@ import time
 
 from harness import (
     cpu_seconds,
+    database_cpu_seconds,
     free_port,
     machine_busy_seconds,
     prepare,
@@ -54,6 +55,7 @@ def main() -> None:
         cpu_at_start = sum(cpu_seconds(w.pid) for w in workers)
         started = time.perf_counter()
         busy_before, total_before = machine_busy_seconds()
+        database_before = database_cpu_seconds()
         campaign_send(campaign=campaign)
         fanout_done = sent_from = None
         sent_at_fanout = 0
@@ -68,6 +70,7 @@ def main() -> None:
             time.sleep(0.2)
         total = time.perf_counter() - started
         busy_after, total_after = machine_busy_seconds()
+        database_cpu = database_cpu_seconds() - database_before
         after_fanout = time.perf_counter() - (sent_from or started)
         cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu_at_start
         sandbox_cpu = sandbox_cpu_seconds()
@@ -94,6 +97,10 @@ def main() -> None:
     print(
         f"sandbox CPU / 1,000      {1000 * sandbox_cpu / max(campaign.sent, 1):8.2f} s (the stand-in for Resend, on the same cores)"
     )
+    if database_cpu:
+        print(
+            f"database CPU / 1,000     {1000 * database_cpu / max(campaign.sent, 1):8.2f} s (PostgreSQL, on the same cores)"
+        )
     busy = (busy_after - busy_before) / max(total_after - total_before, 1e-9)
     print(
         f"machine CPU busy         {100 * busy:8.0f} %  ({1000 * (busy_after - busy_before) / max(campaign.sent, 1):.2f} s per 1,000 emails, all processes)"

@@ -12,20 +12,32 @@ import argparse
 import collections
 import time
 
-from harness import free_port, prepare, sandbox_process
+from harness import cpu_seconds, free_port, prepare, sandbox_process
 
 TIMES: collections.Counter = collections.Counter()
+SERVER_CPU: collections.Counter = collections.Counter()
+
+
+def server_cpu_seconds() -> float:
+    """CPU used so far by this process's PostgreSQL backend (0 on SQLite): the database's
+    share of each stage, read from /proc as the server runs on this machine."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return 0.0
+    return cpu_seconds(connection.connection.info.backend_pid)
 
 
 def timed(owner, name: str, label: str) -> None:
     func = getattr(owner, name)
 
     def wrapper(*args, **kwargs):
-        started = time.perf_counter()
+        started, server = time.perf_counter(), server_cpu_seconds()
         try:
             return func(*args, **kwargs)
         finally:
             TIMES[label] += time.perf_counter() - started
+            SERVER_CPU[label] += server_cpu_seconds() - server
 
     setattr(owner, name, wrapper)
 
@@ -70,8 +82,10 @@ def main() -> None:
             delivery.send_next("bulk", "stages", delivery.DrainReport())
         total = time.perf_counter() - started
     print(f"per batch of 100: {1000 * total / args.batches:.1f} ms wall time")
+    print(f"  {'stage':<46} {'wall':>9} {'of it, database CPU':>20}")
     for label, seconds in TIMES.items():
-        print(f"  {label:<36} {1000 * seconds / args.batches:7.1f} ms")
+        server = 1000 * SERVER_CPU[label] / args.batches
+        print(f"  {label:<46} {1000 * seconds / args.batches:6.1f} ms {server:17.1f} ms")
 
 
 if __name__ == "__main__":

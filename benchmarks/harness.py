@@ -151,6 +151,19 @@ def machine_busy_seconds() -> tuple[float, float]:
     return (sum(values) - idle) / ticks, sum(values) / ticks
 
 
+def database_cpu_seconds() -> float:
+    """CPU used so far by PostgreSQL on this machine (0 without it): every postgres process,
+    plus the exited backends the postmaster has reaped."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.with_name("comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue  # the process ended while we looked
+    return total
+
+
 def wait_for_workers(count: int, timeout: float = 60) -> None:
     """Until `count` workers have registered with RQ (started up, listening)."""
     import django_rq

@@ -73,17 +73,93 @@ def claim_messages(
 ) -> tuple[uuid.UUID, list[Message]]:
     """Claim up to `limit` due messages (only send-alone ones if `alone`), oldest first
     (from this process's cursor on, see above)."""
-    key = (priority, alone)
+    return _from_cursor(
+        (priority, alone),
+        lambda after: _claim(priority, alone=alone, limit=limit, worker=worker, after=after),
+    )
+
+
+# On PostgreSQL a group of new messages is claimed in the transaction that freezes it: the
+# rows are locked (FOR UPDATE SKIP LOCKED: other workers pass over them), rendered, and then
+# written once, claim, batch and content together. Each write of a row is a new row version
+# with an entry in every index of the table; claiming this way saves one of the three per
+# email. SQLite has no row locks, and a transaction held open while rendering would stop
+# every other writer, so there the claim is written first (claim_messages).
+def claims_at_freeze() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# The columns a claim sets; held rows carry them in memory until they are stored.
+CLAIM_COLUMNS = (
+    "status", "claim_token", "claimed_by", "attempts", "first_attempt_at", "lease_expires_at",
+    "updated_at",
+)  # fmt: skip
+
+
+def hold_messages(priority: str, *, limit: int, worker: str) -> tuple[uuid.UUID, list[Message]]:
+    """Lock up to `limit` due messages that may join a batch and give them a claim in memory
+    only; call inside a transaction, and store the claim before it ends (store_claims,
+    freeze_batch or hold_alone with stored=False)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("hold_messages locks rows: call it inside transaction.atomic()")
+    return _from_cursor(
+        (priority, False), lambda after: _hold(priority, limit=limit, worker=worker, after=after)
+    )
+
+
+def _from_cursor(key: tuple[str, bool], take) -> tuple[uuid.UUID, list[Message]]:
     after, since = _cursors.get(key, (0, 0.0))
     if time.monotonic() - since > CURSOR_RESTART_SECONDS:
         after = 0
-    token, claimed = _claim(priority, alone=alone, limit=limit, worker=worker, after=after)
+    token, claimed = take(after)
     if not claimed and after:
         after = 0
-        token, claimed = _claim(priority, alone=alone, limit=limit, worker=worker, after=0)
+        token, claimed = take(0)
     since = time.monotonic() if after == 0 else since
     _cursors[key] = (claimed[-1].pk if claimed else 0, since)
     return token, claimed
+
+
+def _hold(priority: str, *, limit: int, worker: str, after: int) -> tuple[uuid.UUID, list]:
+    now = timezone.now()
+    token = uuid.uuid4()
+    held = list(
+        claimable_messages(priority, now)
+        .filter(send_alone=False, id__gt=after)
+        .order_by("id")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    for message in held:
+        message.status = MessageStatus.SENDING
+        message.claim_token = token
+        message.claimed_by = worker[:255]
+        message.attempts += 1
+        message.first_attempt_at = message.first_attempt_at or now
+        message.lease_expires_at = lease_end(now)
+        message.updated_at = now
+    return token, held
+
+
+def _claim_values(message: Message) -> tuple:
+    return tuple(getattr(message, column) for column in CLAIM_COLUMNS)
+
+
+def _store_held(messages: list[Message], columns: tuple[str, ...], values) -> None:
+    """Write held rows (claim columns first); they are locked by this transaction, so each
+    is still queued."""
+    changed = update_rows(
+        Message,
+        (*CLAIM_COLUMNS, *columns),
+        {m.pk: (*_claim_values(m), *values(m)) for m in messages},
+        where={"status": MessageStatus.QUEUED},
+    )
+    if changed != len(messages):  # pragma: no cover - the rows are locked
+        raise RuntimeError(f"stored {changed} of {len(messages)} held claims")
+
+
+def store_claims(messages: list[Message]) -> None:
+    """Store the claim of held messages as they are (before recording why they do not go)."""
+    _store_held(messages, (), lambda m: ())
 
 
 def _claim(
@@ -140,10 +216,16 @@ def _claim_sql(picked, *, token: uuid.UUID, worker: str, now: datetime) -> tuple
 
 
 def freeze_batch(
-    token: uuid.UUID, members: list[Message], *, worker: str, rendered: list[Message]
+    token: uuid.UUID,
+    members: list[Message],
+    *,
+    worker: str,
+    rendered: list[Message],
+    stored: bool = True,
 ) -> BatchClaim:
     """Fix members, order and key of a batch before its first call, and store the content
-    rendered for it in the same statement: from here on the request body is fixed."""
+    rendered for it in the same statement: from here on the request body is fixed. Held
+    members (`stored=False`) get their claim in that statement too."""
     now = timezone.now()
     with transaction.atomic():
         batch = SendBatch.objects.create(
@@ -159,6 +241,14 @@ def freeze_batch(
             claimed_by=worker[:255],
             lease_expires_at=lease_end(now),
         )
+        if not stored:
+            for m in members:
+                m.lease_expires_at = None  # the batch holds the lease
+                m.batch = batch
+            _store_held(
+                members, ("batch", *CONTENT_COLUMNS), lambda m: (batch.pk, *content_values(m))
+            )
+            return BatchClaim(batch=batch, token=token, members=members)
         owned = {"claim_token": token, "status": MessageStatus.SENDING}
         just_rendered = {m.pk for m in rendered}
         update_rows(
@@ -176,10 +266,16 @@ def freeze_batch(
     return BatchClaim(batch=batch, token=token, members=members)
 
 
-def hold_alone(token: uuid.UUID, message: Message, *, rendered: bool) -> None:
+def hold_alone(token: uuid.UUID, message: Message, *, rendered: bool, stored: bool = True) -> None:
     """This message goes out alone under its own key: mark it so for every later attempt
     (it must never join a batch after a call that may have been accepted), and store the
-    content rendered for it."""
+    content rendered for it (and its claim, if it was held)."""
+    if not stored:
+        message.send_alone = True
+        _store_held(
+            [message], ("send_alone", *CONTENT_COLUMNS), lambda m: (True, *content_values(m))
+        )
+        return
     owned = {"claim_token": token, "status": MessageStatus.SENDING}
     if rendered:
         update_rows(

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from queueing import claims, ratelimit, recording, resend_client, sending_gate
@@ -132,22 +132,37 @@ def prepare_next(priority: str, worker: str, report: DrainReport) -> Request | N
         batch = claims.claim_due_batch(priority, worker=worker)
         if batch is not None:
             return Request(batch=batch)
-    token, group = claims.claim_messages(
-        priority, alone=False, limit=claims.MAX_BATCH, worker=worker
-    )
-    if not group:
-        token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
+    if claims.claims_at_freeze():
+        with transaction.atomic():
+            token, group = claims.hold_messages(priority, limit=claims.MAX_BATCH, worker=worker)
+            if group:
+                return _prepared(token, group, worker, stored=False)
+    else:
+        token, group = claims.claim_messages(
+            priority, alone=False, limit=claims.MAX_BATCH, worker=worker
+        )
+        if group:
+            return _prepared(token, group, worker, stored=True)
+    token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
     if not group:
         # Nothing new is due; a frozen batch's retry may be.
         report.due_batches_checked_at = time.monotonic()
         batch = claims.claim_due_batch(priority, worker=worker)
         return Request(batch=batch) if batch is not None else None
-    group, rendered = _prepare(token, group)
+    return _prepared(token, group, worker, stored=True)
+
+
+def _prepared(token, group: list[Message], worker: str, *, stored: bool) -> Request:
+    """Prepare claimed messages (see _prepare) and fix how they go out: frozen into a batch,
+    or alone. `stored=False`: their claim is still only held (claims.hold_messages)."""
+    group, rendered = _prepare(token, group, stored=stored)
     if not group:
         return Request()
     if len(group) > 1:
-        return Request(batch=claims.freeze_batch(token, group, worker=worker, rendered=rendered))
-    claims.hold_alone(token, group[0], rendered=bool(rendered))
+        return Request(
+            batch=claims.freeze_batch(token, group, worker=worker, rendered=rendered, stored=stored)
+        )
+    claims.hold_alone(token, group[0], rendered=bool(rendered), stored=stored)
     return Request(alone=MessageClaim(group[0], token))
 
 
@@ -221,12 +236,16 @@ def _release_for_stop(request: Request) -> None:
     _release(request, 0.0, EventKind.RATE_LIMITED, "the drain stopped before this request")
 
 
-def _prepare(token, group: list[Message]) -> tuple[list[Message], list[Message]]:
+def _prepare(token, group: list[Message], *, stored: bool) -> tuple[list[Message], list[Message]]:
     """Render, then drop what may not or can no longer be sent. Returns what goes out, and
-    which of those were rendered just now (their content is stored before the call)."""
+    which of those were rendered just now (their content is stored before the call). Held
+    claims (`stored=False`) of what is dropped are stored first, so it is recorded as any
+    claimed message is."""
+    store = (lambda messages: None) if stored else claims.store_claims
     now = timezone.now()
     expired = [m for m in group if recording.retry_window_passed(m.first_attempt_at, now)]
     if expired:
+        store(expired)
         recording.messages_failed_before_send(
             token, expired, FailureCode.EXPIRED, {m.pk: recording.expired_error() for m in expired}
         )
@@ -235,6 +254,7 @@ def _prepare(token, group: list[Message]) -> tuple[list[Message], list[Message]]
     rendering = render_pending(group)
     if rendering.failed:
         failed = [m for m in group if m.pk in rendering.failed]
+        store(failed)
         recording.messages_failed_before_send(
             token, failed, FailureCode.RENDER_ERROR, rendering.failed
         )
@@ -242,6 +262,7 @@ def _prepare(token, group: list[Message]) -> tuple[list[Message], list[Message]]
 
     blocked = {**_blocked(group), **rendering.not_eligible}
     if blocked:
+        store([m for m in group if m.pk in blocked])
         recording.messages_suppressed(token, [m for m in group if m.pk in blocked], blocked)
         group = [m for m in group if m.pk not in blocked]
     return group, [m for m in rendering.rendered if m.pk not in blocked]

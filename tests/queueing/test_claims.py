@@ -1,0 +1,116 @@
+"""Held claims (PostgreSQL): a group of messages is locked, prepared and written once, claim,
+batch and content together, inside one transaction."""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from queueing import claims, delivery
+from queueing.models import Message, MessageStatus, Priority
+from queueing.services import message_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def postgres_only():
+    if not claims.claims_at_freeze():
+        pytest.skip("SQLite stores each claim before preparing (no row locks to hold)")
+    claims._cursors.clear()
+    yield
+    claims._cursors.clear()
+
+
+def accept(count: int) -> list[Message]:
+    return [
+        message_create(to=[f"held{i}@example.com"], subject=f"Held {i}", text="Hello")
+        for i in range(count)
+    ]
+
+
+def test_messages_held_by_one_worker_are_passed_over_by_another():
+    messages = accept(5)
+    held: list[Message] = []
+    locked, finish = threading.Event(), threading.Event()
+
+    def first_worker() -> None:
+        try:
+            with transaction.atomic():
+                _, rows = claims.hold_messages(Priority.TRANSACTIONAL, limit=3, worker="one")
+                held.extend(rows)
+                locked.set()
+                finish.wait(10)
+                raise RuntimeError("the worker dies before storing its claims")
+        except RuntimeError:
+            pass
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        _, taken = claims.claim_messages(
+            Priority.TRANSACTIONAL, alone=False, limit=100, worker="two"
+        )
+    finally:
+        finish.set()
+        thread.join(10)
+    assert {m.pk for m in held} == {m.pk for m in messages[:3]}
+    assert {m.pk for m in taken} == {m.pk for m in messages[3:]}
+    # The first worker died holding its three: nothing of its claim was written.
+    for message in Message.objects.filter(pk__in=[m.pk for m in held]):
+        assert (message.status, message.attempts, message.claim_token) == (
+            MessageStatus.QUEUED,
+            0,
+            None,
+        )
+
+
+def test_a_drain_that_fails_while_preparing_leaves_the_messages_queued(monkeypatch):
+    messages = accept(4)
+
+    def broken(group):
+        raise RuntimeError("the suppression list could not be read")
+
+    monkeypatch.setattr(delivery, "_blocked", broken)
+    with pytest.raises(RuntimeError, match="suppression list"):
+        delivery.prepare_next(Priority.TRANSACTIONAL, "w", delivery.DrainReport())
+    for message in Message.objects.filter(pk__in=[m.pk for m in messages]):
+        assert (message.status, message.attempts, message.batch_id) == (
+            MessageStatus.QUEUED,
+            0,
+            None,
+        )
+
+
+def test_a_held_group_is_stored_with_claim_batch_and_content_in_one_write():
+    messages = accept(3)
+    request = delivery.prepare_next(Priority.TRANSACTIONAL, "worker-a", delivery.DrainReport())
+    assert request is not None and request.batch is not None
+    batch = request.batch.batch
+    assert batch.member_ids == [m.pk for m in messages]
+    for message in Message.objects.filter(pk__in=batch.member_ids):
+        assert message.status == MessageStatus.SENDING
+        assert message.claim_token == request.batch.token
+        assert (message.attempts, message.claimed_by, message.batch_id) == (1, "worker-a", batch.pk)
+        assert message.first_attempt_at is not None
+        assert message.lease_expires_at is None  # the batch holds the lease
+    assert batch.lease_expires_at is not None
+
+
+def test_a_held_message_left_alone_is_stored_as_send_alone_with_its_lease():
+    (message,) = accept(1)
+    Message.objects.filter(pk=message.pk).update(send_alone=False)
+    token, held = None, []
+    with transaction.atomic():
+        token, held = claims.hold_messages(Priority.TRANSACTIONAL, limit=100, worker="w")
+        claims.hold_alone(token, held[0], rendered=False, stored=False)
+    message.refresh_from_db()
+    assert (message.status, message.send_alone, message.attempts) == (
+        MessageStatus.SENDING,
+        True,
+        1,
+    )
+    assert message.claim_token == token and message.lease_expires_at is not None
