@@ -37,9 +37,16 @@ def chunk_size() -> int:
     return settings.MAILHUB_CAMPAIGN_FANOUT_CHUNK
 
 
+# The first chunk is small and each next one twice as big, up to chunk_size(): the first
+# messages are ready (and a worker sending) within a fraction of a second instead of after
+# a whole big chunk, while most rows still go in big chunks.
+FIRST_CHUNK = 1_000
+
+
 def fanout_run(*, campaign_id: int, chunk: int | None = None) -> int:
     """Run (or resume) the fan-out to its end; returns how many messages this run added."""
-    chunk = chunk or chunk_size()
+    largest = chunk or chunk_size()
+    chunk = min(FIRST_CHUNK, largest)
     added = 0
     while True:
         with transaction.atomic():
@@ -62,6 +69,7 @@ def fanout_run(*, campaign_id: int, chunk: int | None = None) -> int:
                 transaction.set_rollback(True)
                 return added
             added += inserted
+            chunk = min(2 * chunk, largest)
             if not seen:
                 # The audience may have shrunk since it was counted: the real size is what
                 # was queued. Everything may even be sent already.

@@ -84,6 +84,28 @@ def test_fanout_is_idempotent_and_resumes_from_its_cursor(make_campaign, make_li
     assert Message.objects.count() == 25 and counters(campaign)["queued"] == 25
 
 
+def test_fanout_starts_with_a_small_chunk_and_doubles_up_to_the_chunk_size(
+    make_campaign, make_list, subscribe, monkeypatch
+):
+    # The first messages are ready (and a worker sending) before a big chunk is written.
+    news = make_list()
+    subscribe(news, 25)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    monkeypatch.setattr(fanout, "FIRST_CHUNK", 2)
+    sizes: list[int] = []
+    write_chunk = fanout.write_chunk
+
+    def recording(campaign, size):
+        sizes.append(size)
+        return write_chunk(campaign, size)
+
+    monkeypatch.setattr(fanout, "write_chunk", recording)
+    assert fanout.fanout_run(campaign_id=campaign.pk, chunk=6) == 25
+    assert sizes == [2, 4, 6, 6, 6, 6, 6]  # 24 recipients, then the 25th, then none left
+    assert counters(campaign)["queued"] == 25
+
+
 def test_interrupted_fanout_is_resumed_by_the_reconciler(
     make_campaign, make_list, subscribe, settings, clean_redis
 ):
