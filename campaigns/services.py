@@ -298,9 +298,13 @@ def campaign_cancel(*, campaign: Campaign) -> int:
         if not ids:
             break
         with transaction.atomic():
-            rows = unsent.filter(pk__in=ids)
-            cancelled = list(rows.values_list("pk", flat=True))
-            count = rows.update(
+            # Locked before they are read: a row a worker holds while preparing it (see
+            # queueing.claims.hold_messages) is waited for and read as that worker left it,
+            # so only what this statement cancels gets a "cancelled" event.
+            cancelled = list(
+                unsent.filter(pk__in=ids).select_for_update().values_list("pk", flat=True)
+            )
+            count = Message.objects.filter(pk__in=cancelled).update(
                 status=MessageStatus.CANCELLED, next_attempt_at=None, updated_at=now
             )
             MessageEvent.objects.bulk_create(

@@ -106,6 +106,51 @@ def test_fanout_starts_with_a_small_chunk_and_doubles_up_to_the_chunk_size(
     assert counters(campaign)["queued"] == 25
 
 
+def test_cancel_waits_for_a_group_a_worker_holds_and_cancels_only_the_rest(
+    make_campaign, make_list, subscribe
+):
+    import threading
+
+    from django.db import connection, transaction
+
+    from queueing import claims, delivery
+    from queueing.models import EventKind, MessageEvent, Priority
+
+    if not claims.claims_at_freeze():
+        pytest.skip("SQLite stores each claim before preparing (no row locks to hold)")
+    news = make_list()
+    subscribe(news, 8)
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    fanout.fanout_run(campaign_id=campaign.pk)
+    claims._cursors.clear()
+    held: list[Message] = []
+    locked = threading.Event()
+
+    def worker() -> None:
+        try:
+            with transaction.atomic():
+                token, rows = claims.hold_messages(Priority.BULK, limit=3, worker="w")
+                held.extend(rows)
+                locked.set()
+                delivery._prepared(token, rows, "w", stored=False)  # renders and freezes
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert locked.wait(10)
+    cancelled = campaign_cancel(campaign=campaign)
+    thread.join(10)
+    assert cancelled == 5
+    assert rows_by_status(campaign)["cancelled"] == 5
+    frozen = Message.objects.filter(pk__in=[m.pk for m in held])
+    assert {m.status for m in frozen} == {MessageStatus.SENDING}
+    assert not MessageEvent.objects.filter(message__in=frozen, kind=EventKind.CANCELLED).exists()
+    assert MessageEvent.objects.filter(kind=EventKind.CANCELLED).count() == 5
+    assert counters(campaign)["cancelled"] == 5
+
+
 def test_interrupted_fanout_is_resumed_by_the_reconciler(
     make_campaign, make_list, subscribe, settings, clean_redis
 ):
