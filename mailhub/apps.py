@@ -7,3 +7,6 @@ class MailhubConfig(AppConfig):
 
     def ready(self) -> None:
         from mailhub import checks  # noqa: F401  (registers the system checks)
+        from mailhub.postgres_timestamps import use_fast_timestamp_loader
+
+        use_fast_timestamp_loader()

@@ -1,11 +1,18 @@
 """The sending rules: may_receive, suppressed_addresses and the fan-out selector."""
 
+from email.utils import parseaddr
+
 import pytest
 from django.utils import timezone
 
 from recipients import services
 from recipients.models import Recipient, Source, Subscription, Suppression
-from recipients.selectors import eligible_recipients, may_receive, suppressed_addresses
+from recipients.selectors import (
+    bare_address,
+    eligible_recipients,
+    may_receive,
+    suppressed_addresses,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +117,28 @@ def test_eligible_recipients_fans_out_once_per_person(make_list):
     assert (
         eligible_recipients([news], marketing=False).filter(email="suppressed@example.com").exists()
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@b.c",
+        "User.Name+tag@Example.COM",
+        "o'neil@x.io",
+        "a!#$%&'*+/=?^_`{|}~-@b.c",
+        "x@localhost",
+        "a..b@c.d",
+        ".a@b.c",
+        "Name <A@B.C>",
+        '"q u"@b.c',
+        " a@b.c ",
+        "a@[1.2.3.4]",
+        "a@b.c, d@e.f",
+        "ÄÖ@b.c",
+        "a@",
+        "",
+    ],
+)
+def test_bare_address_takes_plain_addresses_as_the_email_parser_does(value):
+    # The fast path for plain addresses must give what email.utils.parseaddr gives.
+    assert bare_address(value) == parseaddr(value)[1].strip().lower()
