@@ -53,7 +53,10 @@ def main() -> None:
         f"fan-out                 {seconds:8.2f} s, {added / seconds:10,.0f} messages/s (chunk {args.chunk:,})"
     )
     print(f"peak RSS                {rss_before:8.0f} MB before, {rss_after:.0f} MB after")
-    print(f"rows / drain jobs       {rows:,} / {bulk_jobs} (the drain flag keeps it at one job)")
+    print(
+        f"rows / drain jobs       {rows:,} / {bulk_jobs} (the drain flag allows one waiting job "
+        "per flag lifetime, however many chunks ask)"
+    )
     if rows != args.recipients or added != args.recipients:
         raise SystemExit("fan-out did not create exactly one message per recipient")
     again = fanout.fanout_run(campaign_id=campaign.pk)
