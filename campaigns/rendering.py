@@ -231,6 +231,12 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
             results[message.pk] = render_for(compiled, recipient, campaign, link_list, links=links)
         except Exception as exc:
             results[message.pk] = RenderFailed(f"render error: {exc}")
+        except BaseException as exc:
+            # mjml-python reports a panic of its Rust code as a BaseException: that one
+            # message fails, not the batch.
+            if type(exc).__name__ != "PanicException":
+                raise
+            results[message.pk] = RenderFailed(f"render error: the MJML compiler failed ({exc})")
     return results
 
 

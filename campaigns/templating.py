@@ -81,8 +81,8 @@ class CompiledContent:
     text: DjangoTemplate
     body_format: str
     # The three parts as one template (body, then text and subject with autoescaping off)
-    # between PART_MARKERs: one render per recipient instead of three.
-    whole: DjangoTemplate
+    # between PART_MARKERs: one render per recipient instead of three. None: render apart.
+    whole: DjangoTemplate | None
 
 
 # Random per process, so recipient data cannot contain it.
@@ -128,12 +128,27 @@ def compile_content(content: Content) -> CompiledContent:
             parts[name] = eng.from_string(source)
         except TemplateSyntaxError as exc:
             raise TemplateSyntaxError(f"{name}: {exc}") from exc
-    # Each part parsed alone above, so a tag cannot open in one part and close in another.
-    whole = html.from_string(
-        f"{body}{PART_MARKER}{{% autoescape off %}}{text}{PART_MARKER}{content.subject}"
-        "{% endautoescape %}"
+    return CompiledContent(
+        body_format=content.body_format, whole=_joined(html, body, text, content.subject), **parts
     )
-    return CompiledContent(body_format=content.body_format, whole=whole, **parts)
+
+
+def _joined(html: Engine, body: str, text: str, subject: str) -> DjangoTemplate | None:
+    """The three parts as one template, or None where they cannot be joined (a `{% block %}`
+    name may appear once per template, and a derived text repeats the body's tags). Each part
+    parsed alone before this, so no tag opens in one part and closes in another; each renders
+    inside its own `{% with %}`, so a variable one part sets (`{% … as x %}`) stays in it."""
+
+    def own(source: str) -> str:
+        return f"{{% with mailhub_part=1 %}}{source}{{% endwith %}}"
+
+    try:
+        return html.from_string(
+            f"{own(body)}{PART_MARKER}{{% autoescape off %}}{own(text)}{PART_MARKER}"
+            f"{own(subject)}{{% endautoescape %}}"
+        )
+    except TemplateSyntaxError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -145,11 +160,17 @@ class RenderedContent:
 
 def render_content(compiled: CompiledContent, context: dict) -> RenderedContent:
     """Render for one recipient. Raises MissingVariable, or ValueError for invalid MJML."""
-    # HTML-escape the body only, never subject or text (they render in `autoescape off`).
-    rendered = compiled.whole.render(Context(context, autoescape=True)).split(PART_MARKER)
-    if len(rendered) != 3:  # a tag that swallows or repeats a marker; validation refuses it
-        raise ValueError("the template's parts could not be told apart once rendered")
-    body, text, subject = rendered
+    # HTML-escape the body only, never subject or text.
+    if compiled.whole is None:
+        plain = Context(context, autoescape=False)
+        subject = compiled.subject.render(plain)
+        body = compiled.body.render(Context(context, autoescape=True))
+        text = compiled.text.render(plain)
+    else:
+        rendered = compiled.whole.render(Context(context, autoescape=True)).split(PART_MARKER)
+        if len(rendered) != 3:  # a tag that swallows or repeats a marker
+            raise ValueError("the template's parts could not be told apart once rendered")
+        body, text, subject = rendered
     html = mjml2html(body) if compiled.body_format == BodyFormat.MJML else body
     return RenderedContent(subject=" ".join(subject.split()), html=html, text=text.strip())
 

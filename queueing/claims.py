@@ -5,6 +5,7 @@ picked with FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint sets wit
 on SQLite the IMMEDIATE transaction serialises writers, which gives the same result.
 """
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from django.utils import timezone
 from queueing.bulk_sql import update_rows
 from queueing.models import BatchStatus, Message, MessageStatus, SendBatch
 from queueing.rendering import CONTENT_COLUMNS, content_values
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 100
 
@@ -180,6 +183,21 @@ def _claim(
         sql, params = _claim_sql(picked, token=token, worker=worker, now=now)
         claimed = sorted(Message.objects.raw(sql, params), key=lambda m: m.pk)
     return token, claimed
+
+
+def claim_after_failure(ids: list[int], *, worker: str) -> None:
+    """Claim these still-queued messages with a lease, as a stored claim, after preparing
+    them under a held claim failed. Never raises: the caller re-raises the failure itself."""
+    if not ids:
+        return
+    picked = Message.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).values("id")
+    try:
+        with transaction.atomic():
+            sql, params = _claim_sql(picked, token=uuid.uuid4(), worker=worker, now=timezone.now())
+            claimed = len(list(Message.objects.raw(sql, params)))
+        log.warning("Preparing %d held messages failed; claimed them with a lease", claimed)
+    except Exception:
+        log.exception("Could not claim %d messages after a failed preparation", len(ids))
 
 
 def _claim_sql(picked, *, token: uuid.UUID, worker: str, now: datetime) -> tuple[str, list]:

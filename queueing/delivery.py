@@ -133,10 +133,21 @@ def prepare_next(priority: str, worker: str, report: DrainReport) -> Request | N
         if batch is not None:
             return Request(batch=batch)
     if claims.claims_at_freeze():
-        with transaction.atomic():
-            token, group = claims.hold_messages(priority, limit=claims.MAX_BATCH, worker=worker)
-            if group:
-                return _prepared(token, group, worker, stored=False)
+        held: list[Message] = []
+        try:
+            with transaction.atomic():
+                token, held = claims.hold_messages(priority, limit=claims.MAX_BATCH, worker=worker)
+                if held:
+                    return _prepared(token, held, worker, stored=False)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            # Nothing of the held claims was written. Claim them the stored way, so that this
+            # failure counts as an attempt of each (the reconciler brings them back after the
+            # lease, and fails them after the last attempt) instead of the next drain taking
+            # the same group and failing on it again, forever.
+            claims.claim_after_failure([m.pk for m in held], worker=worker)
+            raise
     else:
         token, group = claims.claim_messages(
             priority, alone=False, limit=claims.MAX_BATCH, worker=worker
@@ -238,33 +249,33 @@ def _release_for_stop(request: Request) -> None:
 
 def _prepare(token, group: list[Message], *, stored: bool) -> tuple[list[Message], list[Message]]:
     """Render, then drop what may not or can no longer be sent. Returns what goes out, and
-    which of those were rendered just now (their content is stored before the call). Held
-    claims (`stored=False`) of what is dropped are stored first, so it is recorded as any
-    claimed message is."""
-    store = (lambda messages: None) if stored else claims.store_claims
+    which of those were rendered just now (their content is stored before the call). What is
+    dropped is recorded after rendering, in one go (campaign rows are locked once, in one
+    order, and not while rendering); held claims (`stored=False`) of what is dropped are
+    stored first, so it is recorded as any claimed message is."""
     now = timezone.now()
     expired = [m for m in group if recording.retry_window_passed(m.first_attempt_at, now)]
-    if expired:
-        store(expired)
-        recording.messages_failed_before_send(
-            token, expired, FailureCode.EXPIRED, {m.pk: recording.expired_error() for m in expired}
-        )
     group = [m for m in group if m not in expired]
-
     rendering = render_pending(group)
-    if rendering.failed:
-        failed = [m for m in group if m.pk in rendering.failed]
-        store(failed)
-        recording.messages_failed_before_send(
-            token, failed, FailureCode.RENDER_ERROR, rendering.failed
-        )
+    failed = [m for m in group if m.pk in rendering.failed]
     group = [m for m in group if m.pk not in rendering.failed]
-
     blocked = {**_blocked(group), **rendering.not_eligible}
-    if blocked:
-        store([m for m in group if m.pk in blocked])
-        recording.messages_suppressed(token, [m for m in group if m.pk in blocked], blocked)
-        group = [m for m in group if m.pk not in blocked]
+    suppressed = [m for m in group if m.pk in blocked]
+    group = [m for m in group if m.pk not in blocked]
+    if expired or failed or suppressed:
+        # The counters must change in the transaction that changes the rows.
+        with transaction.atomic(), recording.notifications_combined():
+            if not stored:
+                claims.store_claims([*expired, *failed, *suppressed])
+            if expired:
+                errors = {m.pk: recording.expired_error() for m in expired}
+                recording.messages_failed_before_send(token, expired, FailureCode.EXPIRED, errors)
+            if failed:
+                recording.messages_failed_before_send(
+                    token, failed, FailureCode.RENDER_ERROR, rendering.failed
+                )
+            if suppressed:
+                recording.messages_suppressed(token, suppressed, blocked)
     return group, [m for m in rendering.rendered if m.pk not in blocked]
 
 

@@ -137,3 +137,40 @@ def test_broken_templates_are_refused_and_not_saved(db, field, kwargs, message):
 def test_sample_recipient_preview(template):
     mail = render(template, SampleRecipient(), real_links=False)
     assert "Hello Sample!" in mail.html and mail.headers == {}
+
+
+def test_a_body_whose_parts_cannot_be_joined_renders_part_by_part(db):
+    # A {% block %} name may appear once per template; the derived text repeats the body's
+    # tags, so these parts render apart instead of as one template.
+    template = template_create(
+        name="Blocks",
+        slug="blocks",
+        subject="Hi {{ recipient.first_name }}",
+        body=(
+            "<p>{% block greeting %}Hello {{ recipient.first_name }}{% endblock %}. "
+            '{% firstof "set in the body" as note %}{{ note }} '
+            '<a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
+        ),
+        body_format="html",
+    )
+    person = Recipient.objects.create(email="b@example.com", first_name="Bea")
+    compiled = compile_content(template_content(template))
+    assert compiled.whole is None
+    mail = render(template, person)
+    assert "Hello Bea. set in the body" in mail.html
+    assert mail.text.startswith("Hello Bea. set in the body") and mail.subject == "Hi Bea"
+
+
+def test_a_variable_one_part_sets_stays_in_that_part(db):
+    template = template_create(
+        name="Scoped",
+        slug="scoped",
+        subject="{{ recipient.first_name }}",
+        body='<p>{% firstof "from the body" as note %}{{ note }} {{ unsubscribe_url }}</p>',
+        body_format="html",
+        text_body="Text: {% if note %}leaked{% else %}own{% endif %}",
+    )
+    person = Recipient.objects.create(email="s@example.com", first_name="Sam")
+    assert compile_content(template_content(template)).whole is not None
+    mail = render(template, person)
+    assert "from the body" in mail.html and mail.text.startswith("Text: own")

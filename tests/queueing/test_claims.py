@@ -68,7 +68,10 @@ def test_messages_held_by_one_worker_are_passed_over_by_another():
         )
 
 
-def test_a_drain_that_fails_while_preparing_leaves_the_messages_queued(monkeypatch):
+def test_a_drain_that_fails_while_preparing_claims_the_messages_with_a_lease(monkeypatch):
+    # The failure counts as an attempt of each message (the reconciler brings them back after
+    # the lease and fails them after the last attempt): a group that always fails cannot
+    # block the queue by being taken again and again.
     messages = accept(4)
 
     def broken(group):
@@ -79,10 +82,11 @@ def test_a_drain_that_fails_while_preparing_leaves_the_messages_queued(monkeypat
         delivery.prepare_next(Priority.TRANSACTIONAL, "w", delivery.DrainReport())
     for message in Message.objects.filter(pk__in=[m.pk for m in messages]):
         assert (message.status, message.attempts, message.batch_id) == (
-            MessageStatus.QUEUED,
-            0,
+            MessageStatus.SENDING,
+            1,
             None,
         )
+        assert message.lease_expires_at is not None and message.claimed_by == "w"
 
 
 def test_a_held_group_is_stored_with_claim_batch_and_content_in_one_write():

@@ -280,3 +280,36 @@ def test_daily_quota_pauses_sending_without_spending_attempts(sandbox, client, d
     client.force_login(django_user_model.objects.create_superuser("staff", "s@example.com", "pw"))
     page = client.get("/admin/queueing/message/").content.decode()
     assert "Sending is paused" in page and "quota" in page
+
+
+def test_status_changes_recorded_together_are_announced_once():
+    # One announcement per prepared group: counters then lock campaigns in one order.
+    from queueing import recording
+    from queueing.signals import campaign_messages_changed
+
+    received: list[dict] = []
+
+    def receiver(sender, changes, **kwargs):
+        received.append(dict(changes))
+
+    class Row:
+        def __init__(self, campaign_id):
+            self.campaign_id, self.is_test = campaign_id, False
+
+    campaign_messages_changed.connect(receiver, dispatch_uid="test-combined")
+    try:
+        with recording.notifications_combined():
+            recording.notify_campaigns([Row(2), Row(1)], MessageStatus.FAILED)
+            recording.notify_campaigns([Row(1)], MessageStatus.SUPPRESSED)
+            assert received == []
+        recording.notify_campaigns([Row(3)], MessageStatus.SENT)
+    finally:
+        campaign_messages_changed.disconnect(dispatch_uid="test-combined")
+    assert received == [
+        {
+            (2, MessageStatus.FAILED): 1,
+            (1, MessageStatus.FAILED): 1,
+            (1, MessageStatus.SUPPRESSED): 1,
+        },
+        {(3, MessageStatus.SENT): 1},
+    ]
