@@ -133,19 +133,23 @@ def compile_content(content: Content) -> CompiledContent:
     )
 
 
+# A tag that sets a variable for the rest of the template ({% firstof … as x %}, {% cycle …
+# as x %}, {% now … as x %}, {% regroup … as x %}): joined, its variable would reach the
+# parts after it.
+SETS_VARIABLE = re.compile(r"{%[^%]*\sas\s")
+
+
 def _joined(html: Engine, body: str, text: str, subject: str) -> DjangoTemplate | None:
-    """The three parts as one template, or None where they cannot be joined (a `{% block %}`
-    name may appear once per template, and a derived text repeats the body's tags). Each part
-    parsed alone before this, so no tag opens in one part and closes in another; each renders
-    inside its own `{% with %}`, so a variable one part sets (`{% … as x %}`) stays in it."""
-
-    def own(source: str) -> str:
-        return f"{{% with mailhub_part=1 %}}{source}{{% endwith %}}"
-
+    """The three parts as one template, or None where they must render apart: a part sets a
+    variable (see SETS_VARIABLE), or they cannot be joined (a `{% block %}` name may appear
+    once per template, and a derived text repeats the body's tags). Each part was parsed
+    alone before this, so no tag opens in one part and closes in another."""
+    if any(SETS_VARIABLE.search(part) for part in (body, text, subject)):
+        return None
     try:
         return html.from_string(
-            f"{own(body)}{PART_MARKER}{{% autoescape off %}}{own(text)}{PART_MARKER}"
-            f"{own(subject)}{{% endautoescape %}}"
+            f"{body}{PART_MARKER}{{% autoescape off %}}{text}{PART_MARKER}{subject}"
+            "{% endautoescape %}"
         )
     except TemplateSyntaxError:
         return None
@@ -162,10 +166,10 @@ def render_content(compiled: CompiledContent, context: dict) -> RenderedContent:
     """Render for one recipient. Raises MissingVariable, or ValueError for invalid MJML."""
     # HTML-escape the body only, never subject or text.
     if compiled.whole is None:
-        plain = Context(context, autoescape=False)
-        subject = compiled.subject.render(plain)
-        body = compiled.body.render(Context(context, autoescape=True))
-        text = compiled.text.render(plain)
+        # A Context writes a tag's `as` variable into its top dict: one copy per part.
+        subject = compiled.subject.render(Context(dict(context), autoescape=False))
+        body = compiled.body.render(Context(dict(context), autoescape=True))
+        text = compiled.text.render(Context(dict(context), autoescape=False))
     else:
         rendered = compiled.whole.render(Context(context, autoescape=True)).split(PART_MARKER)
         if len(rendered) != 3:  # a tag that swallows or repeats a marker
