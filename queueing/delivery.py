@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from queueing import claims, ratelimit, recording, resend_client, sending_gate
+from queueing import claims, holding, ratelimit, recording, resend_client, sending_gate
 from queueing.claims import BatchClaim, MessageClaim
 from queueing.enqueue import queue_for, request_drain
 from queueing.events import add_event
@@ -132,7 +132,7 @@ def prepare_next(priority: str, worker: str, report: DrainReport) -> Request | N
         batch = claims.claim_due_batch(priority, worker=worker)
         if batch is not None:
             return Request(batch=batch)
-    if claims.claims_at_freeze():
+    if claims.claims_at_freeze() and holding.may_hold(worker):
         held: list[Message] = []
         try:
             with transaction.atomic():
@@ -148,6 +148,8 @@ def prepare_next(priority: str, worker: str, report: DrainReport) -> Request | N
             # the same group and failing on it again, forever.
             claims.claim_after_failure([m.pk for m in held], worker=worker)
             raise
+        finally:
+            holding.done(worker)
     else:
         token, group = claims.claim_messages(
             priority, alone=False, limit=claims.MAX_BATCH, worker=worker

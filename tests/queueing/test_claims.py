@@ -118,3 +118,33 @@ def test_a_held_message_left_alone_is_stored_as_send_alone_with_its_lease():
         1,
     )
     assert message.claim_token == token and message.lease_expires_at is not None
+
+
+def test_after_a_worker_died_holding_its_next_group_is_claimed_with_a_lease(monkeypatch):
+    # A hold that never ended (the job was killed) leaves its mark: the next group of that
+    # worker is claimed the stored way, so a crash that repeats on it counts attempts.
+    from queueing import holding
+    from queueing.connection import get_redis
+
+    messages = accept(3)
+    get_redis().set("mailhub:holding:w", "1")
+
+    def never(*args, **kwargs):
+        pytest.fail("the group was held")
+
+    monkeypatch.setattr(claims, "hold_messages", never)
+    request = delivery.prepare_next(Priority.TRANSACTIONAL, "w", delivery.DrainReport())
+    assert request is not None and request.batch is not None
+    assert request.batch.batch.member_ids == [m.pk for m in messages]
+    assert get_redis().get("mailhub:holding:w") is None  # the next group may be held again
+    assert holding.may_hold("w") and get_redis().get("mailhub:holding:w") is not None
+    holding.done("w")
+
+
+def test_a_hold_that_ends_clears_its_mark():
+    from queueing.connection import get_redis
+
+    accept(2)
+    request = delivery.prepare_next(Priority.TRANSACTIONAL, "w", delivery.DrainReport())
+    assert request is not None and request.batch is not None
+    assert get_redis().get("mailhub:holding:w") is None
