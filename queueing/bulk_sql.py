@@ -12,10 +12,10 @@ they record, so the send path writes through these two helpers instead:
 Values are prepared by each column's model field, exactly as the ORM would store them.
 
 On PostgreSQL these statements skip Django's cursor: with psycopg 3 it binds parameters on
-the client, quoting every value into the SQL text in Python (about 125 µs per email for a
+the client, quoting every value into the SQL text in Python (about 100 µs per email for a
 batch's rendered content), and the server then parses that text back. They run instead on a
 psycopg `RawCursor` with native `$n` placeholders: the values travel apart from the SQL, which
-costs a fifth of the client CPU and a third less server time (benchmarks/bulk_sql.py).
+costs a quarter of the client CPU and about a third less server time (benchmarks/bulk_sql.py).
 """
 
 import time

@@ -92,10 +92,11 @@ def claims_at_freeze() -> bool:
     return connection.vendor == "postgresql"
 
 
-# The columns a claim sets; held rows carry them in memory until they are stored.
+# The columns a claim sets (_claim_fields, and the attempt); held rows carry them in memory
+# until they are stored.
 CLAIM_COLUMNS = (
-    "status", "claim_token", "claimed_by", "attempts", "first_attempt_at", "lease_expires_at",
-    "updated_at",
+    "status", "claim_token", "claimed_by", "lease_expires_at", "updated_at", "attempts",
+    "first_attempt_at",
 )  # fmt: skip
 
 
@@ -132,15 +133,25 @@ def _hold(priority: str, *, limit: int, worker: str, after: int) -> tuple[uuid.U
         .order_by("id")
         .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
-    for message in held:
-        message.status = MessageStatus.SENDING
-        message.claim_token = token
-        message.claimed_by = worker[:255]
+    fields = _claim_fields(token, worker, now)
+    for message in held:  # what _claim_sql's statement sets, in memory
+        for name, value in fields.items():
+            setattr(message, name, value)
         message.attempts += 1
         message.first_attempt_at = message.first_attempt_at or now
-        message.lease_expires_at = lease_end(now)
-        message.updated_at = now
     return token, held
+
+
+def _claim_fields(token: uuid.UUID, worker: str, now: datetime) -> dict:
+    """The values a claim sets outright (it also counts an attempt and sets the first
+    attempt's time if unset); shared by the stored claim's statement and held claims."""
+    return {
+        "status": MessageStatus.SENDING,
+        "claim_token": token,
+        "claimed_by": worker[:255],
+        "lease_expires_at": lease_end(now),
+        "updated_at": now,
+    }
 
 
 def _claim_values(message: Message) -> tuple:
@@ -205,13 +216,7 @@ def _claim_sql(picked, *, token: uuid.UUID, worker: str, now: datetime) -> tuple
     SELECT … FOR UPDATE outside one)."""
     quote = connection.ops.quote_name
     pick_sql, pick_params = picked.query.sql_with_params()
-    assignments = {
-        "status": MessageStatus.SENDING,
-        "claim_token": token,
-        "claimed_by": worker[:255],
-        "lease_expires_at": lease_end(now),
-        "updated_at": now,
-    }
+    assignments = _claim_fields(token, worker, now)
     set_sql = ", ".join(f"{quote(name)} = %s" for name in assignments)
     # MATERIALIZED: the pick runs exactly once. As a plain IN (subquery), PostgreSQL may
     # run it again during the update, and with SKIP LOCKED a rerun picks other rows.
