@@ -74,6 +74,23 @@ def main() -> None:
         print(f"{name:<23} {cpu:6.2f} ms client CPU, {wall:6.2f} ms wall per batch of 100")
     Message.objects.filter(pk__in=ids).delete()
 
+    # Loading a timestamptz: Django's loader (psycopg's Python parser) against the one
+    # mailhub registers (mailhub/postgres_timestamps.py, psycopg's C parser).
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+
+    class DjangoLoader(BaseTzLoader):
+        timezone = connection.timezone
+
+    ours = connection.connection.adapters.get_loader(1184, 0)
+    value = b"2026-11-28 17:16:38.123456+00"
+    for name, loader in (("Django's", DjangoLoader), ("mailhub's", ours)):
+        load = loader(1184, connection.connection).load
+        started = time.perf_counter()
+        for _ in range(100_000):
+            load(value)
+        us = (time.perf_counter() - started) * 10
+        print(f"timestamptz, {name:<10} {us:6.1f} µs per value")
+
 
 if __name__ == "__main__":
     main()

@@ -48,7 +48,7 @@ class Attributes(dict):
 
     When a key is missing (`{% if recipient.attributes.plan %}` for someone without a plan),
     Django's lookup calls dir() on the dict to tell a failing @property from a missing name;
-    a plain dict's dir() costs about 17 µs, twice per email. A dict has no properties, so an
+    a plain dict's dir() is slow (benchmarks/campaign_render.py). A dict has no properties, so an
     empty dir() gives the same answer."""
 
     __slots__ = ()
