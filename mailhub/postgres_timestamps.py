@@ -3,8 +3,9 @@
 Django registers its own loader for `timestamptz` (a subclass of psycopg's pure-Python
 loader that replaces the parsed value's tzinfo with the connection's time zone). A worker
 loads thousands of timestamps a second (every held message row has several), and that Python
-parser was about 5 % of a worker's CPU in a py-spy profile (per value: benchmarks/bulk_sql.py). This loader parses with psycopg's C loader and sets
-the same tzinfo, so the values are equal and of the same kind as Django's.
+parser was about 5 % of a worker's CPU in a py-spy profile (per value: benchmarks/bulk_sql.py).
+This loader parses with psycopg's C loader and sets the same tzinfo, so the values are equal
+and of the same kind as Django's.
 """
 
 from typing import Any
