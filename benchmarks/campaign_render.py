@@ -44,7 +44,7 @@ def main() -> None:
     from campaigns.templating import Attributes
     from queueing.models import Message
     from recipients.models import Recipient
-    from recipients.selectors import bare_address
+    from queueing.addresses import bare_address
     from recipients.unsubscribe import list_unsubscribe_headers
 
     call_command("migrate", verbosity=0, interactive=False)

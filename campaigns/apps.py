@@ -6,4 +6,11 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        # Imported here, once the app registry is ready: these modules use the models.
         from campaigns import receivers  # noqa: F401 (connects the counters to queueing's signal)
+        from campaigns.reconciler import reconcile_step
+        from campaigns.rendering import render_messages
+        from queueing import hooks
+
+        hooks.register_renderer(render_messages)
+        hooks.register_reconcile_step("campaigns", reconcile_step)

@@ -49,7 +49,13 @@ def resume_stalled_fanouts() -> int:
 
 
 def reconcile_campaigns() -> CampaignReconcileReport:
-    """One pass; queueing.reconciler.reconcile() calls this (see docs/CAMPAIGNS.md)."""
+    """One pass (see docs/CAMPAIGNS.md)."""
     return CampaignReconcileReport(
         started=services.campaigns_start_due(), fanouts_resumed=resume_stalled_fanouts()
     )
+
+
+def reconcile_step() -> dict[str, int]:
+    """The campaigns step of every queueing reconciler pass (registered in CampaignsConfig)."""
+    report = reconcile_campaigns()
+    return {"campaigns_started": report.started, "fanouts_resumed": report.fanouts_resumed}

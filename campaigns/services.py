@@ -30,15 +30,13 @@ from campaigns.templating import (
     validate_content,
 )
 from queueing import validation
-from queueing.enqueue import request_drain
-from queueing.models import EventKind, Message, MessageEvent, MessageStatus, Priority, Source
-from queueing.services import SCHEDULE_PAST_TOLERANCE, message_create
+from queueing.holds import campaign_hold, campaign_release
+from queueing.models import Message, MessageStatus, Priority, Source
+from queueing.services import SCHEDULE_PAST_TOLERANCE, campaign_messages_cancel, message_create
 from recipients.models import List, Recipient
 
 Status = Campaign.Status
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-CANCEL_CHUNK = 5000
-UNSENT = (MessageStatus.QUEUED, MessageStatus.SCHEDULED)
 
 
 def _user(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
@@ -257,12 +255,14 @@ def _refuse(campaign: Campaign, action: str, allowed: Sequence[str]) -> Validati
 
 
 def campaign_pause(*, campaign: Campaign) -> None:
-    """Workers claim only messages of sending campaigns, so no new batch starts once this
-    commits; queued messages wait, batches already frozen finish."""
-    if not Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).update(
-        status=Status.PAUSED, updated_at=timezone.now()
-    ):
-        raise _refuse(campaign, "pause", [Status.SENDING])
+    """Its messages are held (queueing.holds), so no new batch starts once this commits;
+    queued messages wait, batches already frozen finish."""
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).update(
+            status=Status.PAUSED, updated_at=timezone.now()
+        ):
+            raise _refuse(campaign, "pause", [Status.SENDING])
+        campaign_hold(campaign_id=campaign.pk, reason=Status.PAUSED)
     campaign.refresh_from_db()
 
 
@@ -275,7 +275,7 @@ def campaign_resume(*, campaign: Campaign) -> None:
         campaign.refresh_from_db()
         if campaign.fanout_finished_at is None:
             enqueue_fanout_on_commit(campaign.pk)
-        transaction.on_commit(lambda: request_drain(Priority.BULK))
+        campaign_release(campaign_id=campaign.pk)  # asks for a bulk drain on commit
         campaign_finish_if_done(campaign_id=campaign.pk)
     campaign.refresh_from_db()
 
@@ -285,34 +285,14 @@ def campaign_cancel(*, campaign: Campaign) -> int:
     cancelled; returns how many. Frozen batches may already be at Resend: they finish."""
     cancellable = (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED)
     now = timezone.now()
-    if not Campaign.objects.filter(pk=campaign.pk, status__in=cancellable).update(
-        status=Status.CANCELLED, finished_at=now, updated_at=now
-    ):
-        raise _refuse(campaign, "cancel", cancellable)
-    total = 0
-    unsent = Message.objects.filter(
-        campaign_id=campaign.pk, is_test=False, status__in=UNSENT, batch__isnull=True
-    )
-    while True:
-        ids = list(unsent.order_by().values_list("pk", flat=True)[:CANCEL_CHUNK])
-        if not ids:
-            break
-        with transaction.atomic():
-            # Locked before they are read: a row a worker holds while preparing it (see
-            # queueing.claims.hold_messages) is waited for and read as that worker left it,
-            # so only what this statement cancels gets a "cancelled" event.
-            cancelled = list(
-                unsent.filter(pk__in=ids).select_for_update().values_list("pk", flat=True)
-            )
-            count = Message.objects.filter(pk__in=cancelled).update(
-                status=MessageStatus.CANCELLED, next_attempt_at=None, updated_at=now
-            )
-            MessageEvent.objects.bulk_create(
-                MessageEvent(message_id=pk, kind=EventKind.CANCELLED, detail="campaign cancelled")
-                for pk in cancelled
-            )
-            Campaign.objects.filter(pk=campaign.pk).update(cancelled=F("cancelled") + count)
-        total += count
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, status__in=cancellable).update(
+            status=Status.CANCELLED, finished_at=now, updated_at=now
+        ):
+            raise _refuse(campaign, "cancel", cancellable)
+        campaign_hold(campaign_id=campaign.pk, reason=Status.CANCELLED)
+    # queueing writes the messages and their events; the counters follow by its signal.
+    total = campaign_messages_cancel(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     return total
 

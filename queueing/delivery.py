@@ -13,19 +13,24 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from queueing import claims, holding, ratelimit, recording, resend_client, sending_gate
+from queueing import claims, hooks, ratelimit, recording, resend_client, sending_gate
+from queueing.addresses import bare_address
 from queueing.claims import BatchClaim, MessageClaim
 from queueing.enqueue import queue_for, request_drain
 from queueing.events import add_event
 from queueing.models import EventKind, FailureCode, Message, Priority
 from queueing.payload import build_payload
+from queueing.recording import dropped
+from queueing.recording.announce import notifications_combined
 from queueing.rendering import render_pending
-from recipients.selectors import bare_address, suppressed_addresses
+from queueing.resend.limits import MAX_BATCH_SIZE
+from queueing.retry_policy import expired_error, retry_window_passed
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +104,7 @@ def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECON
             request = prepare_next(priority, worker, report)
             if request is None:
                 break
-            if request.batch is not None and request.batch.batch.size >= claims.MAX_BATCH:
+            if request.batch is not None and request.batch.batch.size >= MAX_BATCH_SIZE:
                 # A full batch means a backlog: ask for a second drain, which an idle worker
                 # takes (one waiting job at most, however often this asks).
                 request_drain(priority)
@@ -132,40 +137,21 @@ def prepare_next(priority: str, worker: str, report: DrainReport) -> Request | N
         batch = claims.claim_due_batch(priority, worker=worker)
         if batch is not None:
             return Request(batch=batch)
-    if claims.claims_at_freeze() and holding.may_hold(worker):
-        held: list[Message] = []
-        try:
-            with transaction.atomic():
-                token, held = claims.hold_messages(priority, limit=claims.MAX_BATCH, worker=worker)
-                if held:
-                    return _prepared(token, held, worker, stored=False)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException:
-            # Nothing of the held claims was written. Claim them the stored way, so that this
-            # failure counts as an attempt of each (the reconciler brings them back after the
-            # lease, and fails them after the last attempt) instead of the next drain taking
-            # the same group and failing on it again, forever.
-            claims.claim_after_failure([m.pk for m in held], worker=worker)
-            raise
-        finally:
-            holding.done(worker)
-    else:
-        token, group = claims.claim_messages(
-            priority, alone=False, limit=claims.MAX_BATCH, worker=worker
-        )
-        if group:
-            return _prepared(token, group, worker, stored=True)
+    request = claims.take_group(
+        priority, limit=MAX_BATCH_SIZE, worker=worker, prepare=partial(_prepared, worker=worker)
+    )
+    if request is not None:
+        return request
     token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
     if not group:
         # Nothing new is due; a frozen batch's retry may be.
         report.due_batches_checked_at = time.monotonic()
         batch = claims.claim_due_batch(priority, worker=worker)
         return Request(batch=batch) if batch is not None else None
-    return _prepared(token, group, worker, stored=True)
+    return _prepared(token, group, worker=worker, stored=True)
 
 
-def _prepared(token, group: list[Message], worker: str, *, stored: bool) -> Request:
+def _prepared(token, group: list[Message], *, worker: str, stored: bool) -> Request:
     """Prepare claimed messages (see _prepare) and fix how they go out: frozen into a batch,
     or alone. `stored=False`: their claim is still only held (claims.hold_messages)."""
     group, rendered = _prepare(token, group, stored=stored)
@@ -199,10 +185,7 @@ def send_request(request: Request) -> SendResult:
 
 
 def _release(request: Request, delay: float, kind: str, detail: str) -> None:
-    if request.batch is not None:
-        recording.batch_release(request.batch, delay, kind, detail)
-    else:
-        recording.message_release(request.alone, delay, kind, detail)
+    recording.release(request.batch or request.alone, delay, kind, detail)
 
 
 class _Sender:
@@ -256,7 +239,7 @@ def _prepare(token, group: list[Message], *, stored: bool) -> tuple[list[Message
     order, and not while rendering); held claims (`stored=False`) of what is dropped are
     stored first, so it is recorded as any claimed message is."""
     now = timezone.now()
-    expired = [m for m in group if recording.retry_window_passed(m.first_attempt_at, now)]
+    expired = [m for m in group if retry_window_passed(m.first_attempt_at, now)]
     group = [m for m in group if m not in expired]
     rendering = render_pending(group)
     failed = [m for m in group if m.pk in rendering.failed]
@@ -266,18 +249,16 @@ def _prepare(token, group: list[Message], *, stored: bool) -> tuple[list[Message
     group = [m for m in group if m.pk not in blocked]
     if expired or failed or suppressed:
         # The counters must change in the transaction that changes the rows.
-        with transaction.atomic(), recording.notifications_combined():
+        with transaction.atomic(), notifications_combined():
             if not stored:
                 claims.store_claims([*expired, *failed, *suppressed])
             if expired:
-                errors = {m.pk: recording.expired_error() for m in expired}
-                recording.messages_failed_before_send(token, expired, FailureCode.EXPIRED, errors)
+                errors = {m.pk: expired_error() for m in expired}
+                dropped.failed(token, expired, FailureCode.EXPIRED, errors)
             if failed:
-                recording.messages_failed_before_send(
-                    token, failed, FailureCode.RENDER_ERROR, rendering.failed
-                )
+                dropped.failed(token, failed, FailureCode.RENDER_ERROR, rendering.failed)
             if suppressed:
-                recording.messages_suppressed(token, suppressed, blocked)
+                dropped.suppressed(token, suppressed, blocked)
     return group, [m for m in rendering.rendered if m.pk not in blocked]
 
 
@@ -288,7 +269,7 @@ def _blocked(group: list[Message]) -> dict[int, str]:
         subset = [m for m in group if _is_marketing(m) == marketing]
         if not subset:
             continue
-        refused = suppressed_addresses(
+        refused = hooks.refused_addresses(
             {a for m in subset for a in (*m.to, *m.cc, *m.bcc)}, marketing=marketing
         )
         if not refused:
@@ -316,11 +297,11 @@ def send_alone(claim: MessageClaim) -> str:
     outcome = resend_client.send_email(
         build_payload(claim.message), idempotency_key=claim.message.idempotency_key
     )
-    return recording.record_message_outcome(claim, outcome)
+    return recording.record_outcome(claim, outcome)
 
 
 def send_batch(claim: BatchClaim) -> str:
     # Built from the frozen rows in the frozen order: the same body at every attempt.
     body = [build_payload(m, include_attachments=False) for m in claim.members]
     outcome = resend_client.send_batch(body, idempotency_key=claim.batch.idempotency_key)
-    return recording.record_batch_outcome(claim, outcome)
+    return recording.record_outcome(claim, outcome)

@@ -266,6 +266,21 @@ class SendBatch(models.Model):
         return f"batch #{self.pk} ({self.size} emails, {self.status})"
 
 
+class HeldCampaign(models.Model):
+    """A campaign whose messages workers must not claim now (paused or cancelled).
+
+    Written by queueing.holds on the campaigns app's request, read by the claim (a small
+    table, looked up once per claim statement), so queueing never reads campaign rows. Test
+    sends are never held."""
+
+    campaign_id = models.BigIntegerField(unique=True)
+    reason = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id} held ({self.reason})"
+
+
 class MessageAttachment(models.Model):
     """A stored attachment; kept in the database so a message and its files commit together."""
 

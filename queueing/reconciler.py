@@ -1,8 +1,9 @@
 """Rebuilds the queue from the database, so that Redis is never the only copy.
 
 One pass:
-1. releases scheduled messages that are due (scheduled → queued), starts campaigns whose time
-   has come and resumes campaign fan-outs a crash interrupted (campaigns.reconciler);
+1. releases scheduled messages that are due (scheduled → queued), then runs the steps other
+   apps registered (queueing.hooks.register_reconcile_step: campaigns start those whose time
+   has come and resume fan-outs a crash interrupted);
 2. returns single messages whose "sending" lease ran out (a worker died) to queued;
 3. returns frozen batches whose lease ran out to queued, members and all (never alone);
 4. asks for a drain of every queue that has due work, in case its signal was lost (Redis
@@ -12,27 +13,28 @@ Every step is a bounded amount of work and safe to run from several workers at o
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from queueing import hooks, state_machine
 from queueing.claims import claimable_messages, due
 from queueing.connection import get_redis
 from queueing.enqueue import request_drain
+from queueing.events import add_events
 from queueing.models import (
     BatchStatus,
     EventKind,
     FailureCode,
     Message,
-    MessageEvent,
     MessageStatus,
     Priority,
     SendBatch,
 )
-from queueing.recording import notify_campaigns
+from queueing.recording.announce import notify_campaigns
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +45,17 @@ BATCH = 1000
 @dataclass
 class ReconcileReport:
     released: int = 0
-    campaigns_started: int = 0
-    fanouts_resumed: int = 0
+    # Figures of the registered steps, by name (e.g. campaigns_started).
+    steps: dict[str, int] = field(default_factory=dict)
     lease_expired: int = 0
     worker_lost: int = 0
     batches_recovered: int = 0
     drains_requested: int = 0
 
     def __bool__(self) -> bool:
-        return any(vars(self).values())
+        return any(v for v in vars(self).values() if not isinstance(v, dict)) or any(
+            self.steps.values()
+        )
 
 
 def try_reconcile(owner: str) -> ReconcileReport | None:
@@ -68,13 +72,8 @@ def try_reconcile(owner: str) -> ReconcileReport | None:
 def reconcile() -> ReconcileReport:
     report = ReconcileReport()
     report.released = release_due_scheduled()
-    # Campaigns start when due and resume fan-outs a crash interrupted (imported here: the
-    # campaigns app imports queueing).
-    from campaigns.reconciler import reconcile_campaigns
-
-    campaigns = reconcile_campaigns()
-    report.campaigns_started = campaigns.started
-    report.fanouts_resumed = campaigns.fanouts_resumed
+    for _name, step in hooks.reconcile_steps():
+        report.steps.update(step())
     report.lease_expired, report.worker_lost = recover_expired_messages()
     report.batches_recovered = recover_expired_batches()
     report.drains_requested = request_drains_for_due_work()
@@ -93,18 +92,20 @@ def release_due_scheduled() -> int:
     if not ids:
         return 0
     with transaction.atomic():
-        Message.objects.filter(pk__in=ids, status=MessageStatus.SCHEDULED).update(
-            status=MessageStatus.QUEUED, queued_at=now, next_attempt_at=None, updated_at=now
+        state_machine.move(
+            Message.objects.filter(pk__in=ids),
+            MessageStatus.QUEUED,
+            from_=MessageStatus.SCHEDULED,
+            queued_at=now,
+            next_attempt_at=None,
+            updated_at=now,
         )
         released = list(
             Message.objects.filter(
                 pk__in=ids, status=MessageStatus.QUEUED, queued_at=now
             ).values_list("id", flat=True)
         )
-        MessageEvent.objects.bulk_create(
-            MessageEvent(message_id=pk, kind=EventKind.QUEUED, detail="scheduled time reached")
-            for pk in released
-        )
+        add_events((pk, EventKind.QUEUED, "scheduled time reached", {}) for pk in released)
     return len(released)
 
 
@@ -117,37 +118,35 @@ def recover_expired_messages() -> tuple[int, int]:
     )
     requeued = lost = 0
     for pk, attempts, max_attempts, token in rows:
-        owned = Message.objects.filter(pk=pk, status=MessageStatus.SENDING, claim_token=token)
+        owned = Message.objects.filter(pk=pk, claim_token=token)
+        cleared = {"claim_token": None, "lease_expires_at": None, "updated_at": now}
         with transaction.atomic():
             if attempts >= max_attempts:
                 error = (
                     f"the worker holding attempt {attempts} of {max_attempts} stopped before "
                     "recording an outcome"
                 )
-                if owned.update(
-                    status=MessageStatus.FAILED,
+                if state_machine.move(
+                    owned,
+                    MessageStatus.FAILED,
+                    from_=MessageStatus.SENDING,
                     failure_code=FailureCode.WORKER_LOST,
                     last_error=error,
-                    claim_token=None,
-                    lease_expires_at=None,
-                    updated_at=now,
+                    **cleared,
                 ):
-                    MessageEvent.objects.create(message_id=pk, kind=EventKind.FAILED, detail=error)
+                    add_events([(pk, EventKind.FAILED, error, {})])
                     notify_campaigns(Message.objects.filter(pk=pk), MessageStatus.FAILED)
                     lost += 1
                 continue
-            if owned.update(
-                status=MessageStatus.QUEUED,
+            if state_machine.move(
+                owned,
+                MessageStatus.QUEUED,
+                from_=MessageStatus.SENDING,
                 next_attempt_at=now,
-                claim_token=None,
-                lease_expires_at=None,
-                updated_at=now,
+                **cleared,
             ):
-                MessageEvent.objects.create(
-                    message_id=pk,
-                    kind=EventKind.LEASE_EXPIRED,
-                    detail=f"lease of attempt {attempts} ran out; queued again",
-                )
+                detail = f"lease of attempt {attempts} ran out; queued again"
+                add_events([(pk, EventKind.LEASE_EXPIRED, detail, {})])
                 requeued += 1
     return requeued, lost
 
@@ -162,26 +161,28 @@ def recover_expired_batches() -> int:
     recovered = 0
     for pk, token, attempts in rows:
         with transaction.atomic():
-            if not SendBatch.objects.filter(
-                pk=pk, status=BatchStatus.SENDING, claim_token=token
-            ).update(
-                status=BatchStatus.QUEUED,
+            if not state_machine.move_batch(
+                SendBatch.objects.filter(pk=pk, claim_token=token),
+                BatchStatus.QUEUED,
+                from_=BatchStatus.SENDING,
                 next_attempt_at=now,
                 claim_token=None,
                 lease_expires_at=None,
             ):
                 continue
             members = Message.objects.filter(batch_id=pk, status=MessageStatus.SENDING)
-            MessageEvent.objects.bulk_create(
-                MessageEvent(
-                    message_id=member_pk,
-                    kind=EventKind.LEASE_EXPIRED,
-                    detail=f"lease of batch #{pk} attempt {attempts} ran out; the same batch "
-                    "goes again",
-                )
+            detail = f"lease of batch #{pk} attempt {attempts} ran out; the same batch goes again"
+            add_events(
+                (member_pk, EventKind.LEASE_EXPIRED, detail, {})
                 for member_pk in members.values_list("id", flat=True)
             )
-            members.update(status=MessageStatus.QUEUED, next_attempt_at=now, updated_at=now)
+            state_machine.move(
+                members,
+                MessageStatus.QUEUED,
+                from_=MessageStatus.SENDING,
+                next_attempt_at=now,
+                updated_at=now,
+            )
             recovered += 1
     return recovered
 

@@ -1,11 +1,13 @@
 """Rendering at send time, for messages created without their final content (campaigns).
 
-The campaigns app renders its own messages (frozen template + recipient data); queueing stores
-the result on the row before the first call, so every later attempt sends the same bytes.
+The campaigns app renders its own messages (frozen template + recipient data) through the
+renderer it registers (queueing.hooks.register_renderer); queueing stores the result on the row
+before the first call, so every later attempt sends the same bytes.
 """
 
 from dataclasses import dataclass, field
 
+from queueing import hooks
 from queueing.models import Message
 
 
@@ -53,16 +55,19 @@ def content_values(message: Message) -> tuple:
 
 
 def render_pending(messages: list[Message]) -> RenderReport:
-    """Render the messages that need it, in place (not yet in the database). The campaigns
-    app supplies `campaigns.rendering.render_messages(messages) -> {message id:
-    RenderResult}`."""
+    """Render the messages that need it, in place (not yet in the database), with the
+    registered renderer: `render(messages) -> {message id: RenderResult}`."""
     report = RenderReport()
     pending = [m for m in messages if m.needs_render]
     if not pending:
         return report
-    from campaigns.rendering import render_messages
-
-    results = render_messages(pending)
+    render = hooks.renderer()
+    if render is None:
+        report.failed.update(
+            {m.pk: "no renderer is registered for late rendering" for m in pending}
+        )
+        return report
+    results = render(pending)
     for message in pending:
         content = results.get(message.pk, RenderFailed("the renderer returned nothing"))
         if isinstance(content, RenderFailed):

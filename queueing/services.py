@@ -1,7 +1,8 @@
 """Writes on messages made by entry points: create, cancel, retry by hand.
 
-Every entry point (admin, command, API, campaign fan-out) creates messages through
-`message_create`, so validation and enqueueing are the same whatever the door.
+Every entry point (admin, command, API, campaign fan-out) creates messages through these
+services, so validation and enqueueing are the same whatever the door; every status change
+goes through queueing.state_machine.
 """
 
 import uuid
@@ -16,22 +17,26 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from queueing import validation
+from queueing import state_machine, validation
 from queueing.enqueue import request_drain_on_commit
 from queueing.events import add_events
 from queueing.models import (
     EventKind,
+    FailureCode,
     Message,
     MessageAttachment,
-    MessageEvent,
     MessageStatus,
     Priority,
     Source,
 )
-from queueing.recording import notify_campaigns
+from queueing.recording.announce import notify_campaigns
+from queueing.signals import campaign_messages_changed
 
 # A schedule this far in the past is a mistake, not "send now".
 SCHEDULE_PAST_TOLERANCE = timedelta(minutes=1)
+# Not yet handed to a worker: what a cancel may still stop.
+UNSENT = (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
+CANCEL_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -102,11 +107,32 @@ def _prepare(
     return _Prepared(message, files)
 
 
-def message_create(**fields: Any) -> Message:
+def message_create(
+    *,
+    to: Sequence[str] | str,
+    subject: str,
+    html: str = "",
+    text: str = "",
+    from_email: str | None = None,
+    cc: Sequence[str] | str | None = None,
+    bcc: Sequence[str] | str | None = None,
+    reply_to: Sequence[str] | str | None = None,
+    headers: dict[str, str] | None = None,
+    tags: list[dict[str, str]] | None = None,
+    attachments: Sequence[AttachmentInput] = (),
+    priority: str = Priority.TRANSACTIONAL,
+    scheduled_at: datetime | None = None,
+    source: str = Source.SERVICE,
+    created_by: AbstractBaseUser | None = None,
+    campaign_id: int | None = None,
+    recipient_id: int | None = None,
+    max_attempts: int | None = None,
+    is_test: bool = False,
+) -> Message:
     """Validate, store and (on commit) enqueue one message. Raises ValidationError, keyed by
-    field, before anything is stored. Takes the keyword arguments of `_prepare`: to, subject,
-    html, text, from_email, cc, bcc, reply_to, headers, tags, attachments, priority,
-    scheduled_at, source, created_by, campaign_id, recipient_id, max_attempts, is_test."""
+    field, before anything is stored. `scheduled_at` in the future schedules it (mailhub
+    releases it when due); `from_email` defaults to MAILHUB_DEFAULT_FROM."""
+    fields = dict(locals())  # exactly the parameters above
     (message,) = messages_create_many([fields])
     return message
 
@@ -126,6 +152,8 @@ def messages_create_many(items: Sequence[dict[str, Any]]) -> list[Message]:
                 {f"emails[{index}].{k}": v for k, v in exc.message_dict.items()}
             ) from None
     messages = [p.message for p in prepared]
+    for status in {m.status for m in messages}:
+        state_machine.check_created(status)
     with transaction.atomic():
         if connection.features.can_return_rows_from_bulk_insert:
             Message.objects.bulk_create(messages)
@@ -166,6 +194,7 @@ def messages_bulk_enqueue(messages: Iterable[Message], *, batch_size: int = 5000
     now = timezone.now()
     priorities: set[str] = set()
     chunk: list[Message] = []
+    state_machine.check_created(MessageStatus.QUEUED)
     with transaction.atomic():
         for message in messages:
             message.status = MessageStatus.QUEUED
@@ -187,15 +216,14 @@ def message_cancel(*, message: Message, reason: str = "") -> bool:
 
     A member of a frozen batch cannot be cancelled: Resend may already hold that batch."""
     with transaction.atomic():
-        cancelled = Message.objects.filter(
-            pk=message.pk,
-            status__in=(MessageStatus.SCHEDULED, MessageStatus.QUEUED),
-            batch__isnull=True,
-        ).update(status=MessageStatus.CANCELLED, next_attempt_at=None, updated_at=timezone.now())
+        cancelled = state_machine.move(
+            Message.objects.filter(pk=message.pk, batch__isnull=True),
+            MessageStatus.CANCELLED,
+            from_=UNSENT,
+            next_attempt_at=None,
+        )
         if cancelled:
-            MessageEvent.objects.create(
-                message_id=message.pk, kind=EventKind.CANCELLED, detail=reason or "cancelled"
-            )
+            add_events([(message.pk, EventKind.CANCELLED, reason or "cancelled", {})])
             notify_campaigns([message], MessageStatus.CANCELLED)
     return bool(cancelled)
 
@@ -205,24 +233,20 @@ def message_retry(*, message: Message) -> bool:
 
     Refused for idempotency conflicts and for members of a batch: Resend may already hold
     that email, and a batch member is never sent on its own."""
-    if message.failure_code == "idempotency_conflict":
+    if message.failure_code == FailureCode.IDEMPOTENCY_CONFLICT:
         return False
     with transaction.atomic():
-        now = timezone.now()
-        updated = Message.objects.filter(
-            pk=message.pk, status=MessageStatus.FAILED, batch__isnull=True
-        ).update(
-            status=MessageStatus.QUEUED,
+        updated = state_machine.move(
+            Message.objects.filter(pk=message.pk, batch__isnull=True),
+            MessageStatus.QUEUED,
+            from_=MessageStatus.FAILED,
             attempts=0,
             next_attempt_at=None,
             failure_code="",
-            queued_at=now,
-            updated_at=now,
+            queued_at=timezone.now(),
         )
         if updated:
-            MessageEvent.objects.create(
-                message_id=message.pk, kind=EventKind.QUEUED, detail="retried by hand"
-            )
+            add_events([(message.pk, EventKind.QUEUED, "retried by hand", {})])
             # It no longer counts as failed; its new outcome will be counted when it comes.
             notify_campaigns([message], MessageStatus.FAILED, count=-1)
             request_drain_on_commit(message.priority)
@@ -268,3 +292,37 @@ def _validate_attachments(attachments: Sequence[AttachmentInput]) -> list[Attach
             }
         )
     return list(attachments)
+
+
+def campaign_messages_cancel(*, campaign_id: int, detail: str = "campaign cancelled") -> int:
+    """Cancel every unsent message of a campaign (queued or scheduled, not frozen into a
+    batch: Resend may already hold a frozen batch, which finishes), in chunks, each its own
+    transaction, announced to the counters like any cancel; returns how many. Call it after
+    the campaign is held (queueing.holds.campaign_hold), so workers take no new ones."""
+    unsent = Message.objects.filter(
+        campaign_id=campaign_id, is_test=False, status__in=UNSENT, batch__isnull=True
+    )
+    total = 0
+    while True:
+        ids = list(unsent.order_by().values_list("pk", flat=True)[:CANCEL_CHUNK])
+        if not ids:
+            return total
+        with transaction.atomic():
+            # Locked before they are read: a row a worker holds while preparing it (see
+            # queueing.claims.hold_messages) is waited for and read as that worker left it,
+            # so only what this statement cancels gets a "cancelled" event.
+            locked = list(
+                unsent.filter(pk__in=ids).select_for_update().values_list("pk", flat=True)
+            )
+            count = state_machine.move(
+                Message.objects.filter(pk__in=locked),
+                MessageStatus.CANCELLED,
+                from_=UNSENT,
+                next_attempt_at=None,
+            )
+            add_events((pk, EventKind.CANCELLED, detail, {}) for pk in locked)
+            if count:
+                campaign_messages_changed.send(
+                    sender=Message, changes={(campaign_id, MessageStatus.CANCELLED): count}
+                )
+        total += count

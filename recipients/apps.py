@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class RecipientsConfig(AppConfig):
     name = "recipients"
     verbose_name = "Recipients"
+
+    def ready(self) -> None:
+        # Imported here, once the app registry is ready: selectors use the models.
+        from queueing import hooks
+        from recipients.selectors import suppressed_addresses
+
+        hooks.register_address_filter("suppressions", suppressed_addresses)

@@ -7,32 +7,16 @@
   double opt-in list, confirmed.
 """
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.utils import parseaddr
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from queueing.addresses import bare_address
 from recipients.models import List, Recipient, Subscription, Suppression
 from recipients.normalise import normalise_email
 from recipients.tokens import looks_like_unsubscribe_token
-
-# A plain dot-atom address (what nearly every stored address is) comes out of parseaddr as it
-# went in; parsing it costs twenty times more (benchmarks/campaign_render.py), a hundred
-# times per batch.
-_PLAIN_ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
-)
-
-
-def bare_address(value: str) -> str:
-    """`Name <A@Example.com>` → `a@example.com`: the form suppressions are stored in."""
-    if _PLAIN_ADDRESS.fullmatch(value):
-        return value.lower()
-    return parseaddr(value)[1].strip().lower()
 
 
 def suppressed_addresses(addresses: Iterable[str], *, marketing: bool) -> dict[str, str]:

@@ -123,7 +123,7 @@ def test_cancel_waits_for_a_group_a_worker_holds_and_cancels_only_the_rest(
     campaign = make_campaign([news])
     campaign_send(campaign=campaign)
     fanout.fanout_run(campaign_id=campaign.pk)
-    claims._cursors.clear()
+    claims.stored._cursors.clear()
     held: list[Message] = []
     locked = threading.Event()
 

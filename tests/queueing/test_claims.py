@@ -17,9 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def postgres_only():
     if not claims.claims_at_freeze():
         pytest.skip("SQLite stores each claim before preparing (no row locks to hold)")
-    claims._cursors.clear()
+    claims.stored._cursors.clear()
     yield
-    claims._cursors.clear()
+    claims.stored._cursors.clear()
 
 
 def accept(count: int) -> list[Message]:
@@ -132,7 +132,7 @@ def test_after_a_worker_died_holding_its_next_group_is_claimed_with_a_lease(monk
     def never(*args, **kwargs):
         pytest.fail("the group was held")
 
-    monkeypatch.setattr(claims, "hold_messages", never)
+    monkeypatch.setattr(claims.postgres, "hold_messages", never)
     request = delivery.prepare_next(Priority.TRANSACTIONAL, "w", delivery.DrainReport())
     assert request is not None and request.batch is not None
     assert request.batch.batch.member_ids == [m.pk for m in messages]

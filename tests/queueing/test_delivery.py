@@ -284,7 +284,7 @@ def test_daily_quota_pauses_sending_without_spending_attempts(sandbox, client, d
 
 def test_status_changes_recorded_together_are_announced_once():
     # One announcement per prepared group: counters then lock campaigns in one order.
-    from queueing import recording
+    from queueing.recording import announce as recording
     from queueing.signals import campaign_messages_changed
 
     received: list[dict] = []

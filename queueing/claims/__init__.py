@@ -1,0 +1,49 @@
+"""Taking work: conditional updates that only one worker can win.
+
+- base: what a claim is (MessageClaim, BatchClaim) and which messages may be claimed;
+- stored: the one-statement claim, on every database (lone messages, SQLite's groups);
+- postgres / sqlite: `take_group`, the same signature on each database, chosen here:
+  PostgreSQL holds a group under row locks while it is prepared and writes the claim with
+  the batch; SQLite stores the claim first;
+- batches: freezing a group into a batch, a message going alone, a due batch's retry.
+"""
+
+from collections.abc import Callable
+
+from django.db import connection
+
+from queueing.claims import postgres, sqlite
+from queueing.claims.base import BatchClaim, MessageClaim, claimable_messages, due
+from queueing.claims.batches import claim_due_batch, freeze_batch, hold_alone
+from queueing.claims.postgres import hold_messages, store_claims
+from queueing.claims.stored import claim_after_failure, claim_messages
+
+__all__ = [
+    "BatchClaim",
+    "MessageClaim",
+    "claim_after_failure",
+    "claim_due_batch",
+    "claim_messages",
+    "claimable_messages",
+    "claims_at_freeze",
+    "due",
+    "freeze_batch",
+    "hold_alone",
+    "hold_messages",
+    "store_claims",
+    "take_group",
+]
+
+
+def claims_at_freeze() -> bool:
+    """True where a group's claim is held in memory until it is frozen (PostgreSQL)."""
+    return connection.vendor == "postgresql"
+
+
+def take_group(
+    priority: str, *, limit: int, worker: str, prepare: Callable[..., object]
+) -> object | None:
+    """Claim a group of due messages for one request and prepare it, the way this database
+    does it best (see claims.postgres and claims.sqlite)."""
+    side = postgres if claims_at_freeze() else sqlite
+    return side.take_group(priority, limit=limit, worker=worker, prepare=prepare)

@@ -1,0 +1,100 @@
+"""PostgreSQL: a group of new messages is claimed in the transaction that freezes it.
+
+The rows are locked (FOR UPDATE SKIP LOCKED: other workers pass over them), rendered, and
+then written once, claim, batch and content together. Each write of a row is a new row
+version with an entry in every index of the table; claiming this way saves one of the three
+per email. (SQLite has no row locks, and a transaction held open while rendering would stop
+every other writer: there the claim is stored first, see claims.sqlite.)
+"""
+
+import uuid
+from collections.abc import Callable
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from queueing import holding, state_machine
+from queueing.claims.base import CLAIM_COLUMNS, claim_fields, claimable_messages
+from queueing.claims.stored import claim_after_failure, from_cursor, stored_group
+from queueing.models import Message, MessageStatus
+
+
+def hold_messages(priority: str, *, limit: int, worker: str) -> tuple[uuid.UUID, list[Message]]:
+    """Lock up to `limit` due messages that may join a batch and give them a claim in memory
+    only; call inside a transaction, and store the claim before it ends (store_claims,
+    freeze_batch or hold_alone with stored=False)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("hold_messages locks rows: call it inside transaction.atomic()")
+    return from_cursor(
+        (priority, False), lambda after: _hold(priority, limit=limit, worker=worker, after=after)
+    )
+
+
+def _hold(priority: str, *, limit: int, worker: str, after: int) -> tuple[uuid.UUID, list]:
+    now = timezone.now()
+    token = uuid.uuid4()
+    held = list(
+        claimable_messages(priority, now)
+        .filter(send_alone=False, id__gt=after)
+        .order_by("id")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    fields = claim_fields(token, worker, now)
+    for message in held:  # what the stored claim's statement sets, in memory
+        for name, value in fields.items():
+            setattr(message, name, value)
+        message.attempts += 1
+        message.first_attempt_at = message.first_attempt_at or now
+    return token, held
+
+
+# What a held claim writes per row when it is stored (the status is set by the move).
+HELD_COLUMNS = tuple(c for c in CLAIM_COLUMNS if c != "status")
+
+
+def _claim_values(message: Message) -> tuple:
+    return tuple(getattr(message, column) for column in HELD_COLUMNS)
+
+
+def store_held(messages: list[Message], columns: tuple[str, ...], values) -> None:
+    """Write held rows (claim columns first); they are locked by this transaction, so each
+    is still queued."""
+    changed = state_machine.move_each(
+        (*HELD_COLUMNS, *columns),
+        {m.pk: (*_claim_values(m), *values(m)) for m in messages},
+        MessageStatus.SENDING,
+        from_=MessageStatus.QUEUED,
+    )
+    if changed != len(messages):  # pragma: no cover - the rows are locked
+        raise RuntimeError(f"stored {changed} of {len(messages)} held claims")
+
+
+def store_claims(messages: list[Message]) -> None:
+    """Store the claim of held messages as they are (before recording why they do not go)."""
+    store_held(messages, (), lambda m: ())
+
+
+def take_group(
+    priority: str, *, limit: int, worker: str, prepare: Callable[..., object]
+) -> object | None:
+    """Hold up to `limit` messages that may join a batch and hand them to
+    `prepare(token, group, stored=False)` inside the holding transaction; None when nothing
+    is due. After a job died holding (queueing.holding), the group is claimed the stored way."""
+    if not holding.may_hold(worker):
+        return stored_group(priority, limit=limit, worker=worker, prepare=prepare)
+    held: list[Message] = []
+    try:
+        with transaction.atomic():
+            token, held = hold_messages(priority, limit=limit, worker=worker)
+            return prepare(token, held, stored=False) if held else None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
+        # Nothing of the held claims was written. Claim them the stored way, so that this
+        # failure counts as an attempt of each (the reconciler brings them back after the
+        # lease, and fails them after the last attempt) instead of the next drain taking
+        # the same group and failing on it again, forever.
+        claim_after_failure([m.pk for m in held], worker=worker)
+        raise
+    finally:
+        holding.done(worker)

@@ -1,0 +1,77 @@
+"""What queueing needs to know from the apps above it, registered by those apps.
+
+queueing is the ground layer: it imports neither recipients nor campaigns. Where sending needs
+their knowledge, it asks through the hooks below, which those apps fill in from their
+`AppConfig.ready()`:
+
+- address filters (recipients): which of these addresses may not receive this kind of mail,
+  and why. Every registered filter is asked; a message to any refused address is suppressed.
+- the late renderer (campaigns): final content for messages stored with `needs_render`, just
+  before their first send (see queueing.rendering). At most one.
+- reconcile steps (campaigns): extra work for each reconciler pass (start due campaigns,
+  resume stalled fan-outs); each returns counts for the pass's report.
+
+Status changes are announced the other way, by signal (queueing.signals), inside the
+transaction that makes them. Whether a campaign's messages may be claimed is queueing's own
+data (HeldCampaign rows, written through queueing.holds), not a hook: the claim is a hot path.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # type names only; no import at run time
+    from queueing.models import Message
+    from queueing.rendering import RenderResult
+
+
+class AddressFilter(Protocol):
+    """addresses as stored on messages, marketing mail or not -> {refused bare address
+    (queueing.addresses.bare_address): the reason, for people}"""
+
+    def __call__(self, addresses: set[str], *, marketing: bool) -> Mapping[str, str]: ...
+
+
+# messages that need rendering -> {message id: Rendered | RenderFailed | NotEligible}
+Renderer = Callable[[list["Message"]], Mapping[int, "RenderResult"]]
+# one bounded step of a reconciler pass -> {figure name: count}, for the pass's report
+ReconcileStep = Callable[[], Mapping[str, int]]
+
+_address_filters: dict[str, AddressFilter] = {}
+_renderer: list[Renderer] = []
+_reconcile_steps: dict[str, ReconcileStep] = {}
+
+
+def register_address_filter(name: str, check: AddressFilter) -> None:
+    """Register (or replace, by name) a check of who may receive mail."""
+    _address_filters[name] = check
+
+
+def register_renderer(render: Renderer) -> None:
+    """Set the one late renderer; registering again replaces it."""
+    _renderer[:] = [render]
+
+
+def register_reconcile_step(name: str, step: ReconcileStep) -> None:
+    """Add (or replace, by name) a step every reconciler pass runs after releasing due
+    scheduled messages and before recovering leases."""
+    _reconcile_steps[name] = step
+
+
+def refused_addresses(addresses: Iterable[str], *, marketing: bool) -> dict[str, str]:
+    """Every registered filter's refusals, merged: {bare address: reasons}."""
+    wanted = set(addresses)
+    refused: dict[str, str] = {}
+    if not wanted:
+        return refused
+    for check in _address_filters.values():
+        for address, reason in check(wanted, marketing=marketing).items():
+            refused[address] = f"{refused[address]}; {reason}" if address in refused else reason
+    return refused
+
+
+def renderer() -> Renderer | None:
+    return _renderer[0] if _renderer else None
+
+
+def reconcile_steps() -> list[tuple[str, ReconcileStep]]:
+    return list(_reconcile_steps.items())

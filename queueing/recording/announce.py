@@ -1,0 +1,46 @@
+"""Announcing status changes of campaign messages (queueing.signals.campaign_messages_changed).
+
+Sent inside the transaction that changes the rows, so campaign counters always match them.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from queueing.models import Message
+from queueing.signals import campaign_messages_changed
+
+# Changes collected by notifications_combined() instead of being announced one call at a time.
+_combined: ContextVar[Counter | None] = ContextVar("mailhub_combined_notifications", default=None)
+
+
+def notify_campaigns(messages: Iterable[Message], status: str, *, count: int = 1) -> None:
+    """Announce that these messages moved to `status` (or, with count=-1, left it)."""
+    changes: Counter = Counter()
+    for m in messages:
+        if m.campaign_id and not m.is_test:
+            changes[(m.campaign_id, status)] += count
+    if not changes:
+        return
+    combined = _combined.get()
+    if combined is not None:
+        combined.update(changes)
+    else:
+        campaign_messages_changed.send(sender=Message, changes=changes)
+
+
+@contextmanager
+def notifications_combined() -> Iterator[None]:
+    """Announce every status change recorded inside as one, at the end. The counters are
+    updated campaign by campaign in one order; several announcements in one transaction
+    would each lock campaigns in that order, but together not, and could deadlock with
+    another worker's transaction."""
+    changes: Counter = Counter()
+    reset = _combined.set(changes)
+    try:
+        yield
+    finally:
+        _combined.reset(reset)
+    if changes:
+        campaign_messages_changed.send(sender=Message, changes=changes)
