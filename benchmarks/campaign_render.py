@@ -42,9 +42,9 @@ def main() -> None:
     )
     from campaigns.services import campaign_send
     from campaigns.templating import Attributes
+    from queueing.addresses import bare_address
     from queueing.models import Message
     from recipients.models import Recipient
-    from queueing.addresses import bare_address
     from recipients.unsubscribe import list_unsubscribe_headers
 
     call_command("migrate", verbosity=0, interactive=False)

@@ -13,19 +13,16 @@ they record, and must not wait for a chunk being written. The row is locked only
 UPDATE; if the campaign was cancelled meanwhile, the chunk is rolled back instead.
 """
 
-import uuid
-
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns import fanout_pg
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_audience
 from campaigns.services import campaign_finish_if_done
+from queueing.fanout import messages_fan_out
 from queueing.models import Message, Priority, Source
-from queueing.services import messages_bulk_enqueue
 from queueing.validation import validate_sender
 
 ACTIVE = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
@@ -90,22 +87,15 @@ def lock_fanout(campaign_id: int) -> None:
 
 
 def write_chunk(campaign: Campaign, size: int) -> tuple[int, int, int]:
-    """Insert the next chunk's messages: (recipients seen, last recipient id, rows inserted)."""
-    recipients = campaign_audience(campaign).filter(pk__gt=campaign.fanout_cursor)
-    if connection.vendor == "postgresql":
-        return fanout_pg.insert_chunk(campaign, recipients, size, message_prototype(campaign))
-    rows = list(recipients.values_list("pk", "email")[:size])
-    if not rows:
-        return 0, campaign.fanout_cursor, 0
-    ids = [pk for pk, _ in rows]
-    existing = set(
-        Message.objects.filter(campaign=campaign, recipient_id__in=ids, is_test=False).values_list(
-            "recipient_id", flat=True
-        )
+    """Queue the next chunk's messages through queueing: (recipients seen, last recipient id,
+    rows inserted)."""
+    seen, last_id, inserted = messages_fan_out(
+        prototype=message_prototype(campaign),
+        recipients=campaign_audience(campaign).filter(pk__gt=campaign.fanout_cursor),
+        size=size,
+        key_prefix=idempotency_key(campaign.pk, ""),
     )
-    fresh = [(pk, email) for pk, email in rows if pk not in existing]
-    messages_bulk_enqueue(campaign_message(campaign, pk, email) for pk, email in fresh)
-    return len(rows), ids[-1], len(fresh)
+    return seen, last_id or campaign.fanout_cursor, inserted
 
 
 def message_prototype(campaign: Campaign) -> Message:
@@ -127,14 +117,5 @@ def message_prototype(campaign: Campaign) -> Message:
     )
 
 
-def idempotency_key(campaign_id: int, recipient_id: int) -> str:
+def idempotency_key(campaign_id: int, recipient_id: int | str) -> str:
     return f"mailhub-campaign-{campaign_id}-{recipient_id}"
-
-
-def campaign_message(campaign: Campaign, recipient_id: int, email: str) -> Message:
-    message = message_prototype(campaign)
-    message.to = [email]
-    message.recipient_id = recipient_id
-    message.uuid = uuid.uuid4()
-    message.idempotency_key = idempotency_key(campaign.pk, recipient_id)
-    return message

@@ -175,7 +175,9 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed messages")
     def retry_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        retried = sum(message_retry(message=m) for m in queryset.filter(status="failed"))
+        retried = sum(
+            message_retry(message=m) for m in queryset.filter(status=MessageStatus.FAILED)
+        )
         skipped = queryset.count() - retried
         self.message_user(request, f"{retried} message(s) queued again.", messages.SUCCESS)
         if skipped:

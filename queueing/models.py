@@ -66,6 +66,10 @@ class FailureCode(models.TextChoices):
     RENDER_ERROR = "render_error", "Could not be rendered"
 
 
+def default_max_attempts() -> int:
+    return settings.MAILHUB_MAX_ATTEMPTS
+
+
 class Message(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # Sent with every attempt, so Resend accepts this message at most once. Unique through a
@@ -93,7 +97,7 @@ class Message(models.Model):
     last_error = models.TextField(blank=True)
 
     attempts = models.PositiveIntegerField(default=0)
-    max_attempts = models.PositiveIntegerField(default=8)
+    max_attempts = models.PositiveIntegerField(default=default_max_attempts)
     scheduled_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -238,7 +242,7 @@ class SendBatch(models.Model):
     member_ids = models.JSONField(default=list)
     size = models.PositiveSmallIntegerField()
     attempts = models.PositiveIntegerField(default=0)
-    max_attempts = models.PositiveIntegerField(default=8)
+    max_attempts = models.PositiveIntegerField(default=default_max_attempts)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)

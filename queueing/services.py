@@ -6,7 +6,7 @@ goes through queueing.state_machine.
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,34 +181,6 @@ def messages_create_many(items: Sequence[dict[str, Any]]) -> list[Message]:
         for priority in {m.priority for m in messages if m.status == MessageStatus.QUEUED}:
             request_drain_on_commit(priority)
     return messages
-
-
-def messages_bulk_enqueue(messages: Iterable[Message], *, batch_size: int = 5000) -> None:
-    """Store many prepared messages as queued, in chunks, skipping any that would break a
-    unique constraint (so a fan-out run twice adds nothing), and ask for one drain per priority
-    once the transaction commits. Call it inside the caller's transaction to make all-or-nothing.
-
-    The caller validates and fills in: from_email, to, subject, priority, source, campaign and
-    recipient, a unique and stable idempotency_key (e.g. from campaign and recipient), and the
-    content or needs_render=True. Count what was stored with a query afterwards."""
-    now = timezone.now()
-    priorities: set[str] = set()
-    chunk: list[Message] = []
-    state_machine.check_created(MessageStatus.QUEUED)
-    with transaction.atomic():
-        for message in messages:
-            message.status = MessageStatus.QUEUED
-            message.queued_at = message.queued_at or now
-            message.max_attempts = message.max_attempts or settings.MAILHUB_MAX_ATTEMPTS
-            priorities.add(message.priority)
-            chunk.append(message)
-            if len(chunk) >= batch_size:
-                Message.objects.bulk_create(chunk, ignore_conflicts=True)
-                chunk = []
-        if chunk:
-            Message.objects.bulk_create(chunk, ignore_conflicts=True)
-        for priority in priorities:
-            request_drain_on_commit(priority)
 
 
 def message_cancel(*, message: Message, reason: str = "") -> bool:

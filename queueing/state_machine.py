@@ -29,7 +29,7 @@ B = BatchStatus
 # (from, to): the service(s) that make it. docs/ARCHITECTURE.md draws this table; a test
 # walks it (every row is reachable through a service) and checks the drawing against it.
 TRANSITIONS: dict[tuple[str | None, str], str] = {
-    (None, S.QUEUED): "message_create, messages_bulk_enqueue, messages_fan_out",
+    (None, S.QUEUED): "message_create, messages_create_many, fanout.messages_fan_out",
     (None, S.SCHEDULED): "message_create with a future scheduled_at",
     (S.SCHEDULED, S.QUEUED): "reconciler: its time came",
     (S.SCHEDULED, S.CANCELLED): "message_cancel, campaign_messages_cancel",

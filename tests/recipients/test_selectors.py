@@ -5,10 +5,10 @@ from email.utils import parseaddr
 import pytest
 from django.utils import timezone
 
+from queueing.addresses import bare_address
 from recipients import services
 from recipients.models import Recipient, Source, Subscription, Suppression
 from recipients.selectors import (
-    bare_address,
     eligible_recipients,
     may_receive,
     suppressed_addresses,

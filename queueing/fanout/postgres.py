@@ -2,7 +2,7 @@
 
 INSERT … SELECT over the audience query: no recipient row travels to Python and back, which
 is what makes a million recipients a matter of a minute (see docs/CAMPAIGNS.md). Values every
-message shares are taken from a prototype Message, field by field, so a column added to
+message shares are taken from the prototype Message, field by field, so a column added to
 Message later cannot be forgotten here. ON CONFLICT DO NOTHING keeps re-runs harmless.
 """
 
@@ -10,27 +10,23 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign
-from queueing.enqueue import request_drain_on_commit
-from queueing.models import Message, MessageStatus, Priority
-from recipients.models import Recipient
+from queueing.models import Message
 
 # Per-row values, computed from the chunk's recipient (r.id, r.email).
 PER_ROW = {
     "uuid": "gen_random_uuid()",
-    "idempotency_key": "'mailhub-campaign-' || %(campaign)s || '-' || r.id",
+    "idempotency_key": "%(key_prefix)s || r.id",
     "to": "jsonb_build_array(r.email)",
     "recipient_id": "r.id",
 }
 
 
 def insert_chunk(
-    campaign: Campaign, recipients: QuerySet[Recipient], size: int, prototype: Message
-) -> tuple[int, int, int]:
+    prototype: Message, recipients: QuerySet, size: int, key_prefix: str
+) -> tuple[int, int | None, int]:
     now = timezone.now()
-    prototype.status = MessageStatus.QUEUED
     prototype.queued_at = now
-    columns, values, params = [], [], {"campaign": campaign.pk}
+    columns, values, params = [], [], {"key_prefix": key_prefix}
     for field in Message._meta.concrete_fields:
         if field.primary_key:
             continue
@@ -62,6 +58,4 @@ def insert_chunk(
             params,
         )
         seen, last_id, inserted = cursor.fetchone()
-    if inserted:
-        request_drain_on_commit(Priority.BULK)
-    return seen, last_id or campaign.fanout_cursor, inserted
+    return seen, last_id, inserted
