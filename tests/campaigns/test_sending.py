@@ -133,7 +133,7 @@ def test_cancel_waits_for_a_group_a_worker_holds_and_cancels_only_the_rest(
                 token, rows = claims.hold_messages(Priority.BULK, limit=3, worker="w")
                 held.extend(rows)
                 locked.set()
-                delivery._prepared(token, rows, "w", stored=False)  # renders and freezes
+                delivery._prepared(token, rows, worker="w", stored=False)  # renders and freezes
         finally:
             connection.close()
 
