@@ -14,8 +14,8 @@ from django.conf import settings
 from campaigns.models import Campaign, Template
 from campaigns.selectors import campaign_content, still_subscribed, template_content
 from campaigns.templating import Attributes, CompiledContent, compile_content, render_content
+from queueing.hooks import NotEligible, Rendered, RenderFailed, RenderResult
 from queueing.models import Message
-from queueing.rendering import NotEligible, Rendered, RenderFailed, RenderResult
 from recipients.models import List, Recipient
 from recipients.selectors import may_receive
 from recipients.unsubscribe import list_unsubscribe_headers, preferences_url, unsubscribe_url

@@ -17,11 +17,39 @@ data (HeldCampaign rows, written through queueing.holds), not a hook: the claim 
 """
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import Protocol
 
-if TYPE_CHECKING:  # type names only; no import at run time
-    from queueing.models import Message
-    from queueing.rendering import RenderResult
+from queueing.models import Message
+
+# What a renderer returns for each message.
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message's final content, as the campaigns renderer returns it."""
+
+    subject: str
+    html: str
+    text: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RenderFailed:
+    """This one message cannot be rendered (e.g. a missing attribute): it fails alone."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotEligible:
+    """The recipient may no longer receive this campaign (e.g. left the list): suppressed."""
+
+    reason: str
+
+
+RenderResult = Rendered | RenderFailed | NotEligible
 
 
 class AddressFilter(Protocol):
@@ -32,7 +60,7 @@ class AddressFilter(Protocol):
 
 
 # messages that need rendering -> {message id: Rendered | RenderFailed | NotEligible}
-Renderer = Callable[[list["Message"]], Mapping[int, "RenderResult"]]
+Renderer = Callable[[list[Message]], Mapping[int, RenderResult]]
 # one bounded step of a reconciler pass -> {figure name: count}, for the pass's report
 ReconcileStep = Callable[[], Mapping[str, int]]
 

@@ -8,34 +8,8 @@ before the first call, so every later attempt sends the same bytes.
 from dataclasses import dataclass, field
 
 from queueing import hooks
+from queueing.hooks import NotEligible, RenderFailed
 from queueing.models import Message
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A message's final content, as the campaigns renderer returns it."""
-
-    subject: str
-    html: str
-    text: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RenderFailed:
-    """This one message cannot be rendered (e.g. a missing attribute): it fails alone."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class NotEligible:
-    """The recipient may no longer receive this campaign (e.g. left the list): suppressed."""
-
-    reason: str
-
-
-RenderResult = Rendered | RenderFailed | NotEligible
 
 
 @dataclass

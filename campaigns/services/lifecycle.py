@@ -1,0 +1,70 @@
+"""A started campaign's status changes by hand: pause, resume, cancel.
+
+Each is a conditional update on the expected status, so a second click, a second command or a
+race between two of them changes nothing and gets a clear refusal naming the current status.
+"""
+
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.enqueue import enqueue_fanout_on_commit
+from campaigns.models import Campaign
+from campaigns.services.counters import campaign_finish_if_done
+from queueing.holds import campaign_hold, campaign_release
+from queueing.services import campaign_messages_cancel
+
+Status = Campaign.Status
+
+
+def _refuse(campaign: Campaign, action: str, allowed: Sequence[str]) -> ValidationError:
+    current = Campaign.objects.filter(pk=campaign.pk).values_list("status", flat=True).first()
+    return ValidationError(
+        f"Cannot {action} campaign {campaign.pk}: it is {current}; only a "
+        f"{' or '.join(allowed)} campaign can be {action}d."
+    )
+
+
+def campaign_pause(*, campaign: Campaign) -> None:
+    """Its messages are held (queueing.holds), so no new batch starts once this commits;
+    queued messages wait, batches already frozen finish."""
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).update(
+            status=Status.PAUSED, updated_at=timezone.now()
+        ):
+            raise _refuse(campaign, "pause", [Status.SENDING])
+        campaign_hold(campaign_id=campaign.pk, reason=Status.PAUSED)
+    campaign.refresh_from_db()
+
+
+def campaign_resume(*, campaign: Campaign) -> None:
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED).update(
+            status=Status.SENDING, updated_at=timezone.now()
+        ):
+            raise _refuse(campaign, "resume", [Status.PAUSED])
+        campaign.refresh_from_db()
+        if campaign.fanout_finished_at is None:
+            enqueue_fanout_on_commit(campaign.pk)
+        campaign_release(campaign_id=campaign.pk)  # asks for a bulk drain on commit
+        campaign_finish_if_done(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+
+
+def campaign_cancel(*, campaign: Campaign) -> int:
+    """Stop the campaign and mark every unsent message (queued, not frozen into a batch)
+    cancelled; returns how many. Frozen batches may already be at Resend: they finish."""
+    cancellable = (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED)
+    now = timezone.now()
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, status__in=cancellable).update(
+            status=Status.CANCELLED, finished_at=now, updated_at=now
+        ):
+            raise _refuse(campaign, "cancel", cancellable)
+        campaign_hold(campaign_id=campaign.pk, reason=Status.CANCELLED)
+    # queueing writes the messages and their events; the counters follow by its signal.
+    total = campaign_messages_cancel(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    return total

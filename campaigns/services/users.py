@@ -1,0 +1,8 @@
+"""The acting user as rows store it: an anonymous user (or none, e.g. a command) is stored
+as no user, so `created_by` / `sent_by` only ever name someone who signed in."""
+
+from django.contrib.auth.models import AbstractBaseUser
+
+
+def acting_user(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None
