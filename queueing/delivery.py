@@ -18,12 +18,12 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from queueing import claims, holding, ratelimit, recording, resend_client, sending_gate
+from queueing import claims, holding, ratelimit, recording, sending_gate
 from queueing.claims import BatchClaim, MessageClaim
 from queueing.enqueue import queue_for, request_drain
 from queueing.events import add_event
 from queueing.models import EventKind, FailureCode, Message, Priority
-from queueing.payload import build_payload
+from queueing.provider import get_provider
 from queueing.rendering import render_pending
 from recipients.selectors import bare_address, suppressed_addresses
 
@@ -313,14 +313,11 @@ def send_alone(claim: MessageClaim) -> str:
         attempt=message.attempts,
         worker=message.claimed_by,
     )
-    outcome = resend_client.send_email(
-        build_payload(claim.message), idempotency_key=claim.message.idempotency_key
-    )
+    outcome = get_provider().send_one(message)
     return recording.record_message_outcome(claim, outcome)
 
 
 def send_batch(claim: BatchClaim) -> str:
-    # Built from the frozen rows in the frozen order: the same body at every attempt.
-    body = [build_payload(m, include_attachments=False) for m in claim.members]
-    outcome = resend_client.send_batch(body, idempotency_key=claim.batch.idempotency_key)
+    # The frozen rows in the frozen order: the provider sends the same body at every attempt.
+    outcome = get_provider().send_batch(claim.members, idempotency_key=claim.batch.idempotency_key)
     return recording.record_batch_outcome(claim, outcome)
