@@ -55,7 +55,8 @@ def main() -> None:
     import campaigns.rendering as campaign_rendering
     from campaigns import fanout
     from campaigns.services import campaign_send
-    from queueing import claims, delivery, recording, resend_client
+    from queueing import claims, delivery, recording
+    from queueing.resend import client
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     lst, _ = seed_audience(100_000)
@@ -70,7 +71,7 @@ def main() -> None:
     timed(campaign_rendering, "render_messages", "  campaigns.render_messages")
     timed(delivery, "_blocked", "suppression check")
     timed(claims, "freeze_batch", "claims.freeze_batch (batch row + content)")
-    timed(resend_client, "send_batch", "HTTP /emails/batch")
+    timed(client, "send_batch", "HTTP /emails/batch")
     timed(recording, "record_batch_outcome", "recording.record_batch_outcome")
 
     with sandbox_process(port):

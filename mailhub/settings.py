@@ -134,6 +134,10 @@ RQ_QUEUES = {
 RQ = {"WORKER_CLASS": "queueing.worker.MailhubWorker"}
 RQ_SHOW_ADMIN_LINK = True
 
+# --- Email provider ------------------------------------------------------------------------
+# The class that sends (queueing.provider.Provider); Resend is the one mailhub ships.
+MAILHUB_PROVIDER = env.str("MAILHUB_PROVIDER", default="queueing.resend.provider.ResendProvider")
+
 # --- Resend --------------------------------------------------------------------------------
 RESEND_API_KEY = env.str("RESEND_API_KEY", default="")
 RESEND_API_URL = env.str("RESEND_API_URL", default="https://api.resend.com").rstrip("/")

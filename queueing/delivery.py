@@ -19,17 +19,16 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from queueing import claims, hooks, ratelimit, recording, resend_client, sending_gate
+from queueing import claims, hooks, ratelimit, recording, sending_gate
 from queueing.addresses import bare_address
 from queueing.claims import BatchClaim, MessageClaim
 from queueing.enqueue import queue_for, request_drain
 from queueing.events import add_event
 from queueing.models import EventKind, FailureCode, Message, Priority
-from queueing.payload import build_payload
+from queueing.provider import get_provider
 from queueing.recording import dropped
 from queueing.recording.announce import notifications_combined
 from queueing.rendering import render_pending
-from queueing.resend.limits import MAX_BATCH_SIZE
 from queueing.retry_policy import expired_error, retry_window_passed
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECON
             request = prepare_next(priority, worker, report)
             if request is None:
                 break
-            if request.batch is not None and request.batch.batch.size >= MAX_BATCH_SIZE:
+            if request.batch is not None and request.batch.batch.size >= get_provider().max_batch:
                 # A full batch means a backlog: ask for a second drain, which an idle worker
                 # takes (one waiting job at most, however often this asks).
                 request_drain(priority)
@@ -138,7 +137,10 @@ def prepare_next(priority: str, worker: str, report: DrainReport) -> Request | N
         if batch is not None:
             return Request(batch=batch)
     request = claims.take_group(
-        priority, limit=MAX_BATCH_SIZE, worker=worker, prepare=partial(_prepared, worker=worker)
+        priority,
+        limit=get_provider().max_batch,
+        worker=worker,
+        prepare=partial(_prepared, worker=worker),
     )
     if request is not None:
         return request
@@ -294,14 +296,11 @@ def send_alone(claim: MessageClaim) -> str:
         attempt=message.attempts,
         worker=message.claimed_by,
     )
-    outcome = resend_client.send_email(
-        build_payload(claim.message), idempotency_key=claim.message.idempotency_key
-    )
+    outcome = get_provider().send_one(message)
     return recording.record_outcome(claim, outcome)
 
 
 def send_batch(claim: BatchClaim) -> str:
-    # Built from the frozen rows in the frozen order: the same body at every attempt.
-    body = [build_payload(m, include_attachments=False) for m in claim.members]
-    outcome = resend_client.send_batch(body, idempotency_key=claim.batch.idempotency_key)
+    # The frozen rows in the frozen order: the provider sends the same body at every attempt.
+    outcome = get_provider().send_batch(claim.members, idempotency_key=claim.batch.idempotency_key)
     return recording.record_outcome(claim, outcome)

@@ -230,9 +230,9 @@ class SendBatch(models.Model):
 
     Members, their order and the key are fixed before the first call, and so is each
     member's content (rendered and stored on its row in the same transaction). The request
-    body is built from those rows alone (queueing.payload), so every attempt is the same
-    request: after an unclear outcome the same members go again, byte for byte, under the
-    same key. (Resend would refuse a changed body under a used key with a 409.)
+    body is built from those rows alone (queueing.resend.payload), so every attempt is the
+    same request: after an unclear outcome the same members go again, byte for byte, under
+    the same key. (Resend would refuse a changed body under a used key with a 409.)
     """
 
     idempotency_key = models.CharField(max_length=256, unique=True, editable=False)

@@ -29,6 +29,7 @@ from queueing.models import (
     Priority,
     Source,
 )
+from queueing.provider import get_provider
 from queueing.recording.announce import notify_campaigns
 from queueing.signals import campaign_messages_changed
 
@@ -96,8 +97,8 @@ def _prepare(
     message.html, message.text = validation.validate_body(html, text)
     files = _validate_attachments(attachments)
     scheduled_at = _validate_schedule(scheduled_at, now)
-    # Resend's batch endpoint takes no attachments.
-    message.send_alone = bool(files)
+    # A message with attachments goes alone where the provider's batches take none.
+    message.send_alone = bool(files) and not get_provider().batch_allows_attachments
     message.uuid = uuid.uuid4()
     message.idempotency_key = f"mailhub-message-{message.uuid}"
     if scheduled_at:

@@ -15,12 +15,16 @@ from django.db import close_old_connections, connections
 from django.utils.module_loading import autodiscover_modules
 from rq import SimpleWorker, Worker
 
+from queueing.provider import get_provider
 from queueing.reconciler import try_reconcile
 
 # Imported here, in the worker's main process, so that every forked job process inherits the
-# job code (every app's `jobs` and `rendering`, the resend SDK, mjml) instead of importing it
-# again in each job: that was about 5 % of a busy worker's CPU.
+# job code (every app's `jobs` and `rendering`, the configured provider and its SDK, mjml)
+# instead of importing it again in each job: that was about 5 % of a busy worker's CPU, and
+# an import in the job would fall between taking a rate-limit slot and the call. A wrong
+# MAILHUB_PROVIDER stops the worker here, at its start.
 autodiscover_modules("jobs", "rendering")
+get_provider()
 
 log = logging.getLogger(__name__)
 

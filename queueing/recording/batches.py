@@ -17,7 +17,7 @@ from queueing.events import add_events
 from queueing.models import BatchStatus, EventKind, FailureCode, Message, MessageStatus, SendBatch
 from queueing.outcomes import Rejected, Sent
 from queueing.recording.announce import notify_campaigns
-from queueing.recording.common import PROVIDER, cleared, events, lost
+from queueing.recording.common import cleared, events, lost, provider_name
 from queueing.retry_policy import backoff_seconds, expired_error, retry_window_passed
 
 S = MessageStatus
@@ -82,7 +82,7 @@ def answered(claim: BatchClaim, items: list[Sent | Rejected]) -> str:
                 (
                     m.pk,
                     EventKind.SENT,
-                    f"accepted by {PROVIDER} as {sent[m.pk]} ({where})",
+                    f"accepted by {provider_name()} as {sent[m.pk]} ({where})",
                     {"batch": batch.pk, "attempt": batch.attempts, "provider_id": sent[m.pk]},
                 )
                 if m.pk in sent

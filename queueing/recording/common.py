@@ -7,10 +7,13 @@ from django.utils import timezone
 
 from queueing.events import add_events
 from queueing.models import Message
+from queueing.provider import get_provider
 
 log = logging.getLogger("queueing.recording")
 
-PROVIDER = "Resend"
+
+def provider_name() -> str:
+    return get_provider().name
 
 
 def events(messages: Iterable[Message], kind: str, detail: str, **data) -> None:
@@ -28,16 +31,16 @@ def lost(what: str) -> str:
 
 
 def not_allowed_reason(error: str) -> str:
-    return f"{PROVIDER} refused the API key or account: {error.rstrip('.')}. Check RESEND_API_KEY."
+    return f"{provider_name()} refused the API key or account: {error.rstrip('.')}."
 
 
 def conflict_error(error: str) -> str:
     return (
         f"{error}. An earlier attempt under this idempotency key was accepted with another "
         "body; mailhub will not send this message again under another key. Check in "
-        f"{PROVIDER} whether it was delivered."
+        f"{provider_name()} whether it was delivered."
     )
 
 
 def quota_reason(error: str) -> str:
-    return f"{PROVIDER} quota exhausted: {error}"
+    return f"{provider_name()} quota exhausted: {error}"

@@ -15,7 +15,7 @@ from queueing import state_machine
 from queueing.claims import MessageClaim
 from queueing.models import EventKind, FailureCode, Message, MessageStatus
 from queueing.recording.announce import notify_campaigns
-from queueing.recording.common import PROVIDER, cleared, events, lost
+from queueing.recording.common import cleared, events, lost, provider_name
 from queueing.retry_policy import backoff_seconds, expired_error, retry_window_passed
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def sent(claim: MessageClaim, provider_id: str) -> str:
         events(
             [claim.message],
             EventKind.SENT,
-            f"accepted by {PROVIDER} as {provider_id}",
+            f"accepted by {provider_name()} as {provider_id}",
             provider_id=provider_id,
             attempt=claim.message.attempts,
         )

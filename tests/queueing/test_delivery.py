@@ -11,7 +11,7 @@ from django.utils import timezone
 from queueing import sending_gate
 from queueing.enqueue import request_drain
 from queueing.models import EventKind, FailureCode, Message, MessageStatus, SendBatch
-from queueing.payload import build_payload
+from queueing.resend.payload import build_payload
 from queueing.services import AttachmentInput, message_create
 from recipients.models import Suppression
 from tests.conftest import run_worker_burst

@@ -1,4 +1,4 @@
-"""The adapter turns every answer, even a strange one, into an outcome; it never raises."""
+"""Resend's client turns every answer, even a strange one, into an outcome; it never raises."""
 
 import json
 import threading
@@ -6,7 +6,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from queueing import resend_client
 from queueing.outcomes import (
     BatchAccepted,
     IdempotencyConflict,
@@ -17,6 +16,7 @@ from queueing.outcomes import (
     Sent,
     Transient,
 )
+from queueing.resend import client
 
 PAYLOAD = {"from": "a@example.com", "to": ["b@example.com"], "subject": "x", "text": "y"}
 
@@ -78,7 +78,7 @@ def error(status: int, name: str, message: str = "m") -> dict:
 )
 def test_every_answer_becomes_an_outcome(scripted, status, body, headers, expected):
     scripted(status, body, headers)
-    outcome = resend_client.send_email(PAYLOAD, idempotency_key="k-1")
+    outcome = client.send_email(PAYLOAD, idempotency_key="k-1")
     if isinstance(expected, type):
         assert isinstance(outcome, expected), outcome
     else:
@@ -87,15 +87,15 @@ def test_every_answer_becomes_an_outcome(scripted, status, body, headers, expect
 
 def test_retry_after_and_quota_reset_are_read(scripted):
     scripted(429, error(429, "rate_limit_exceeded"), {"retry-after": "7"})
-    assert resend_client.send_email(PAYLOAD, idempotency_key="k").retry_after == 7
+    assert client.send_email(PAYLOAD, idempotency_key="k").retry_after == 7
     scripted(429, error(429, "daily_quota_exceeded"))
-    wait = resend_client.send_email(PAYLOAD, idempotency_key="k").retry_after
+    wait = client.send_email(PAYLOAD, idempotency_key="k").retry_after
     assert 0 < wait <= 24 * 3600  # until the next UTC midnight
 
 
 def test_unreachable_provider_is_transient(settings):
     settings.RESEND_API_URL = "http://127.0.0.1:1"
-    outcome = resend_client.send_email(PAYLOAD, idempotency_key="k")
+    outcome = client.send_email(PAYLOAD, idempotency_key="k")
     assert isinstance(outcome, Transient) and "failed" in outcome.error
 
 
@@ -103,7 +103,7 @@ def test_batch_results_follow_the_error_indexes(scripted):
     scripted(
         200, {"data": [{"id": "a"}, {"id": "c"}], "errors": [{"index": 1, "message": "bad to"}]}
     )
-    outcome = resend_client.send_batch([PAYLOAD] * 3, idempotency_key="b")
+    outcome = client.send_batch([PAYLOAD] * 3, idempotency_key="b")
     assert outcome == BatchAccepted([Sent("a"), Rejected("bad to"), Sent("c")])
 
 
@@ -118,4 +118,4 @@ def test_batch_results_follow_the_error_indexes(scripted):
 )
 def test_unreadable_batch_answers_are_transient(scripted, body):
     scripted(200, body)
-    assert isinstance(resend_client.send_batch([PAYLOAD] * 3, idempotency_key="b"), Transient)
+    assert isinstance(client.send_batch([PAYLOAD] * 3, idempotency_key="b"), Transient)
