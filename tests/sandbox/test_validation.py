@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 import requests
 
-from queueing.sandbox import SandboxServer
-from queueing.sandbox.testing import TEST_API_KEY, running_sandbox, sample_email
-from queueing.sandbox.validation import address_of
+from sandbox import SandboxServer
+from sandbox.testing import TEST_API_KEY, running_sandbox, sample_email
+from sandbox.validation import address_of
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 FORMAT = (

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from queueing.sandbox import SandboxConfig, SandboxServer
+from sandbox import SandboxConfig, SandboxServer
 
 
 class Command(BaseCommand):

@@ -12,8 +12,8 @@ import json
 import re
 from typing import Any
 
-from queueing.sandbox import errors
-from queueing.sandbox.errors import ApiError
+from sandbox import errors
+from sandbox.errors import ApiError
 
 MAX_RECIPIENTS = 50
 MAX_BATCH = 100

@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from queueing.sandbox.errors import ApiError
+from sandbox.errors import ApiError
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from queueing.sandbox import errors
-from queueing.sandbox.config import SandboxConfig
-from queueing.sandbox.errors import ApiError
-from queueing.sandbox.state import SandboxState
-from queueing.sandbox.validation import parse_json
-from queueing.sandbox.wire import Request, Response, error_response, json_response
+from sandbox import errors
+from sandbox.config import SandboxConfig
+from sandbox.errors import ApiError
+from sandbox.state import SandboxState
+from sandbox.validation import parse_json
+from sandbox.wire import Request, Response, error_response, json_response
 
 PREFIX = "/_sandbox"
 

@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from queueing.sandbox.api import ResendApi
-from queueing.sandbox.config import SandboxConfig
-from queueing.sandbox.control import PREFIX, ControlApi
-from queueing.sandbox.errors import ApiError
-from queueing.sandbox.faults import FaultInjector
-from queueing.sandbox.recorder import Recorder
-from queueing.sandbox.state import SandboxState
-from queueing.sandbox.wire import Request, Response, error_response
+from sandbox.api import ResendApi
+from sandbox.config import SandboxConfig
+from sandbox.control import PREFIX, ControlApi
+from sandbox.errors import ApiError
+from sandbox.faults import FaultInjector
+from sandbox.recorder import Recorder
+from sandbox.state import SandboxState
+from sandbox.wire import Request, Response, error_response
 
 log = logging.getLogger(__name__)
 

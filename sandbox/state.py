@@ -13,11 +13,11 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from queueing.sandbox import errors
-from queueing.sandbox.emails import StoredEmail
-from queueing.sandbox.idempotency import Claim, IdempotencyCache, StoredAnswer
-from queueing.sandbox.ratelimit import RateDecision, SlidingWindow
-from queueing.sandbox.stats import Stats
+from sandbox import errors
+from sandbox.emails import StoredEmail
+from sandbox.idempotency import Claim, IdempotencyCache, StoredAnswer
+from sandbox.ratelimit import RateDecision, SlidingWindow
+from sandbox.stats import Stats
 
 # The request log keeps the most recent entries only; the stats count every request.
 REQUEST_LOG_LIMIT = 100_000

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from queueing.sandbox import errors, stats, validation
-from queueing.sandbox.config import SandboxConfig
-from queueing.sandbox.emails import StoredEmail
-from queueing.sandbox.errors import ApiError
-from queueing.sandbox.faults import FaultInjector
-from queueing.sandbox.idempotency import ClaimResult, StoredAnswer
-from queueing.sandbox.recorder import Recorder
-from queueing.sandbox.state import SandboxState
-from queueing.sandbox.wire import Request, Response, error_response, json_response
+from sandbox import errors, stats, validation
+from sandbox.config import SandboxConfig
+from sandbox.emails import StoredEmail
+from sandbox.errors import ApiError
+from sandbox.faults import FaultInjector
+from sandbox.idempotency import ClaimResult, StoredAnswer
+from sandbox.recorder import Recorder
+from sandbox.state import SandboxState
+from sandbox.wire import Request, Response, error_response, json_response
 
 log = logging.getLogger(__name__)
 

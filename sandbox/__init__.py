@@ -11,8 +11,8 @@ Development, the demo, tests and benchmarks point the `resend` SDK at it
 Stdlib only; `python manage.py resend_sandbox` runs it as its own process.
 """
 
-from queueing.sandbox.client import SandboxControl, SandboxControlError
-from queueing.sandbox.config import SandboxConfig
-from queueing.sandbox.server import SandboxServer
+from sandbox.client import SandboxControl, SandboxControlError
+from sandbox.config import SandboxConfig
+from sandbox.server import SandboxServer
 
 __all__ = ["SandboxConfig", "SandboxControl", "SandboxControlError", "SandboxServer"]

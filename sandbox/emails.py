@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from queueing.sandbox.validation import address_of, addresses
+from sandbox.validation import address_of, addresses
 
 
 @dataclass(slots=True)
