@@ -8,7 +8,7 @@ Development, the demo, tests and benchmarks point the `resend` SDK at it
     SandboxControl(server.url).emails()
     server.stop()
 
-Stdlib only; `python manage.py resend_sandbox` runs it as its own process.
+Stdlib only; `python -m sandbox` (or `manage.py resend_sandbox`) runs it as its own process.
 """
 
 from sandbox.client import SandboxControl, SandboxControlError
