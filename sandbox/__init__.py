@@ -8,7 +8,10 @@ Development, the demo, tests and benchmarks point the `resend` SDK at it
     SandboxControl(server.url).emails()
     server.stop()
 
-Stdlib only; `python -m sandbox` (or `manage.py resend_sandbox`) runs it as its own process.
+A development tool, not a product app: no Django, and no product module imports it. It checks
+requests with mailhub's shared Resend rules (`queueing.resend`: rules, errors, idempotency), so
+it refuses what Resend refuses with Resend's words. `python -m sandbox` (or `manage.py
+resend_sandbox`) runs it as its own process.
 """
 
 from sandbox.client import SandboxControl, SandboxControlError

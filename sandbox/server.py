@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from queueing.resend import errors
 from sandbox.api import ResendApi
 from sandbox.config import SandboxConfig
 from sandbox.control import PREFIX, ControlApi
-from sandbox.errors import ApiError
 from sandbox.faults import FaultInjector
 from sandbox.recorder import Recorder
 from sandbox.state import SandboxState
@@ -177,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except ValueError as exc:
             self.close_connection = True  # the stream position is unknown now
-            self._write(error_response(ApiError(400, "validation_error", str(exc))))
+            self._write(error_response(errors.validation_error(str(exc), status=400)))
             return
         request = Request.from_target(self.command, self.path, self.headers, body)
         self._write(self.server.sandbox.dispatch(request))

@@ -7,7 +7,7 @@ import requests
 import resend
 from resend.exceptions import RateLimitError
 
-from sandbox.ratelimit import UNLIMITED, SlidingWindow
+from sandbox.sliding_window import UNLIMITED, SlidingWindow
 from sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
