@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 
+from queueing import validation
 from queueing.resend import errors, idempotency, rules
 from queueing.resend.idempotency import KeyState
 from queueing.resend.limits import (
@@ -311,3 +313,32 @@ def test_conflicts_answer_409_and_only_successes_are_remembered() -> None:
     assert not idempotency.remembers(422)
     assert not idempotency.remembers(500)
     assert idempotency.KEY_TTL_SECONDS == 24 * 60 * 60
+
+
+# --- queueing.validation words the same rules for people ---
+
+
+@pytest.mark.parametrize("name", ["X-Entity-Ref-ID", "X-A/B", "Bad Name", "X-A:B", "X-A\n", "Ü"])
+def test_mailhub_accepts_exactly_the_header_names_resend_does(name: str) -> None:
+    if rules.is_header_name(name):
+        assert validation.validate_headers({name: "v"}) == {name: "v"}
+    else:
+        with pytest.raises(ValidationError, match="is not a valid header name"):
+            validation.validate_headers({name: "v"})
+
+
+@pytest.mark.parametrize("part", ["kind", "a b", "a\n", "t" * MAX_TAG_LENGTH, "t" * 257])
+def test_mailhub_accepts_exactly_the_tags_resend_does(part: str) -> None:
+    tags = [{"name": part, "value": part}]
+    if rules.is_tag_part(part):
+        assert validation.validate_tags(tags) == tags
+    else:
+        with pytest.raises(ValidationError, match=r"may only contain .* \(1 to 256 characters\)"):
+            validation.validate_tags(tags)
+
+
+def test_mailhub_caps_recipients_where_resend_does() -> None:
+    to = [f"u{i}@example.com" for i in range(MAX_RECIPIENTS + 1)]
+    assert len(validation.normalise_addresses(to[:-1], "to")) == MAX_RECIPIENTS
+    with pytest.raises(ValidationError, match=f"Resend accepts at most {MAX_RECIPIENTS}"):
+        validation.normalise_addresses(to, "to")
