@@ -40,7 +40,7 @@ def main() -> None:
 
     from campaigns.models import Campaign
     from campaigns.services import campaign_send
-    from queueing.sandbox import SandboxControl
+    from sandbox import SandboxControl
 
     call_command("migrate", verbosity=0, interactive=False)
     redis.Redis.from_url(settings.REDIS_URL).flushdb()

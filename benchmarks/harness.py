@@ -117,7 +117,7 @@ def sandbox_process(port: int, *args: str) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     _sandbox_pids.append(proc.pid)
     try:
-        from queueing.sandbox import SandboxControl
+        from sandbox import SandboxControl
 
         control = SandboxControl(url)
         deadline = time.monotonic() + 20

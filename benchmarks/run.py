@@ -229,7 +229,7 @@ def main() -> None:
 
     port = free_port()
     prepare(sandbox_port=port)
-    from queueing.sandbox import SandboxControl
+    from sandbox import SandboxControl
 
     plan: list[tuple[str, Callable]] = [
         ("unlimited", lambda c: bench_unlimited(c, size)),

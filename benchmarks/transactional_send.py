@@ -22,8 +22,8 @@ def main() -> None:
     port = free_port()
     prepare(sandbox_port=port)
     from queueing.models import Message, MessageStatus
-    from queueing.sandbox import SandboxControl
     from queueing.services import message_create
+    from sandbox import SandboxControl
 
     with sandbox_process(port) as url:
         reset_state()

@@ -1,10 +1,12 @@
 """Checks on what an entry point hands us, before anything is stored.
 
 Every rule raises django.core.exceptions.ValidationError keyed by field, so the admin form,
-the command and the API all show the same message for the same mistake.
+the command and the API all show the same message for the same mistake. What Resend itself
+requires (the recipient cap, tag and header-name characters, no line breaks) is decided by
+Resend's shared rules in `queueing.resend`; this module words it for people and adds mailhub's
+own rules (addresses via Django's validator, allowed sender domains, reserved tags).
 """
 
-import re
 from collections.abc import Iterable
 from email.utils import parseaddr
 from typing import Any
@@ -13,15 +15,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-MAX_RECIPIENTS = 50  # Resend accepts up to 50 addresses in `to` (and in cc, bcc).
+from queueing.resend.limits import MAX_RECIPIENTS, MAX_TAG_LENGTH
+from queueing.resend.rules import has_line_break, is_header_name, is_tag_part
+
 MAX_SUBJECT_LENGTH = 998  # RFC 5322 line length limit.
-TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-HEADER_NAME_PATTERN = re.compile(r"^[!-9;-~]{1,256}$")  # printable ASCII except ":".
+MAX_HEADER_NAME_LENGTH = 256  # mailhub's own cap, on top of Resend's rule for the characters.
 RESERVED_TAG_NAMES = frozenset({"mailhub_message", "mailhub_campaign"})
-
-
-def has_line_break(value: str) -> bool:
-    return "\r" in value or "\n" in value
 
 
 def normalise_address(value: str, field: str) -> str:
@@ -122,7 +121,7 @@ def validate_headers(value: Any) -> dict[str, str]:
         raise ValidationError({"headers": "Headers must be an object of name → value."})
     headers: dict[str, str] = {}
     for name, header_value in value.items():
-        if not isinstance(name, str) or not HEADER_NAME_PATTERN.match(name):
+        if not is_header_name(name) or len(name) > MAX_HEADER_NAME_LENGTH:
             raise ValidationError({"headers": f"Header name {name!r} is not a valid header name."})
         if not isinstance(header_value, str):
             raise ValidationError({"headers": f"Header {name!r} must have a string value."})
@@ -147,11 +146,11 @@ def validate_tags(value: Any) -> list[dict[str, str]]:
         if not isinstance(tag_value, str):
             raise ValidationError({"tags": f"Tag {name!r} must have a string value."})
         for part in (name, tag_value):
-            if not TAG_PATTERN.match(part):
+            if not is_tag_part(part):
                 raise ValidationError(
                     {
                         "tags": f"Tag {name!r}: {part!r} may only contain ASCII letters, digits, "
-                        "_ and - (1 to 256 characters)."
+                        f"_ and - (1 to {MAX_TAG_LENGTH} characters)."
                     }
                 )
         if name in RESERVED_TAG_NAMES:

@@ -14,7 +14,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from queueing.sandbox import SandboxConfig, SandboxControl, SandboxServer
+from sandbox import SandboxConfig, SandboxControl, SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,3 +8,5 @@ MAX_RECIPIENTS = 50
 # The Idempotency-Key header: 1 to 256 characters; Resend keeps a key for 24 hours.
 MAX_IDEMPOTENCY_KEY_LENGTH = 256
 IDEMPOTENCY_KEY_HOURS = 24
+# A tag's name and its value: 1 to 256 ASCII letters, digits, underscores or dashes each.
+MAX_TAG_LENGTH = 256

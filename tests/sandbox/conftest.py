@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from queueing.sandbox import SandboxServer
-from queueing.sandbox.testing import TEST_API_KEY, running_sandbox
+from sandbox import SandboxServer
+from sandbox.testing import TEST_API_KEY, running_sandbox
 
 
 @pytest.fixture

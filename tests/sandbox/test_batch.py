@@ -6,8 +6,8 @@ import pytest
 import requests
 import resend
 
-from queueing.sandbox import SandboxServer
-from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, sample_email
+from sandbox import SandboxServer
+from sandbox.testing import TEST_API_KEY, resend_pointed_at, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 

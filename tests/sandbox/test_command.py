@@ -1,16 +1,21 @@
-"""`manage.py resend_sandbox`: clear CommandErrors for bad arguments, and a real run."""
+"""`manage.py resend_sandbox` and `python -m sandbox`: clear errors for bad arguments, and real
+runs."""
 
 import io
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from queueing.management.commands.resend_sandbox import Command
+from mailhub.management.commands.resend_sandbox import Command
 
 
 @pytest.mark.parametrize(
@@ -64,3 +69,61 @@ def test_serves_until_stopped() -> None:
     assert not thread.is_alive()
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/_sandbox/health", timeout=1)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=30, **kwargs
+    )
+
+
+def test_python_m_sandbox_serves_until_sigterm() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", "0", "--rate-limit", "5", "--seed", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("Resend sandbox listening on http://127.0.0.1:")
+        url = line.rsplit(" ", 1)[1]
+        assert requests.get(f"{url}/_sandbox/health").json() == {"ok": True}
+        assert requests.get(f"{url}/_sandbox/config").json()["rate_limit"] == 5
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fail-rate", "2"], "--fail-rate must be between 0 and 1"),
+        (["--port", "70000"], "--port must be between 0 and 65535"),
+        (["--port", "abc"], "invalid int value"),
+    ],
+)
+def test_python_m_sandbox_refuses_bad_arguments(args: list[str], message: str) -> None:
+    result = run_python("-m", "sandbox", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "usage: python -m sandbox" in result.stderr
+
+
+def test_the_command_loads_the_sandbox_only_when_it_runs() -> None:
+    # The product's import graph stays free of the development tool, and the tool of Django.
+    command = (
+        "import sys, mailhub.management.commands.resend_sandbox; print('sandbox' in sys.modules)"
+    )
+    assert run_python("-c", command).stdout.strip() == "False"
+    cli = "import sys, sandbox.cli; print(sorted({m.split('.')[0] for m in sys.modules} & {'django', 'mailhub'}))"
+    assert run_python("-c", cli).stdout.strip() == "[]"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from queueing.sandbox import SandboxConfig, SandboxControl, SandboxServer
-from queueing.sandbox.testing import TEST_API_KEY, running_sandbox, sample_email
+from sandbox import SandboxConfig, SandboxControl, SandboxServer
+from sandbox.testing import TEST_API_KEY, running_sandbox, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 

@@ -5,9 +5,9 @@ import time
 import pytest
 import requests
 
-from queueing.sandbox import SandboxConfig
-from queueing.sandbox.faults import FaultInjector
-from queueing.sandbox.testing import TEST_API_KEY, running_sandbox, sample_email
+from sandbox import SandboxConfig
+from sandbox.faults import FaultInjector
+from sandbox.testing import TEST_API_KEY, running_sandbox, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 

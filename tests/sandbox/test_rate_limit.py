@@ -7,8 +7,8 @@ import requests
 import resend
 from resend.exceptions import RateLimitError
 
-from queueing.sandbox.ratelimit import UNLIMITED, SlidingWindow
-from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
+from sandbox.sliding_window import UNLIMITED, SlidingWindow
+from sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 

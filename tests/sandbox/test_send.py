@@ -5,8 +5,8 @@ import requests
 import resend
 from resend.exceptions import InvalidApiKeyError, MissingApiKeyError, ResendError
 
-from queueing.sandbox import SandboxConfig, SandboxControl, SandboxServer
-from queueing.sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
+from sandbox import SandboxConfig, SandboxControl, SandboxServer
+from sandbox.testing import TEST_API_KEY, resend_pointed_at, running_sandbox, sample_email
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 

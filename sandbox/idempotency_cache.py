@@ -1,30 +1,23 @@
-"""Resend's Idempotency-Key semantics.
+"""The sandbox's Idempotency-Key cache: keys in memory, decided by Resend's rules
+(`queueing.resend.idempotency`).
 
-A key is claimed when its first request starts and holds the fingerprint of that request
-(method, path and raw body). Only a successful answer is remembered; an error releases the key
-so that a retry can succeed. Keys expire `ttl` seconds after they were first claimed.
-Not thread-safe on its own; SandboxState calls it under its lock.
+A key is claimed when its first request starts and holds that request's fingerprint; the
+answer is stored once it succeeds, or the key released after an error. Keys expire `ttl`
+seconds after they were first claimed. Not thread-safe on its own; SandboxState calls it under
+its lock.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
-DEFAULT_TTL = 24 * 60 * 60
+from queueing.resend.idempotency import KEY_TTL_SECONDS, KeyState, key_state
 
 
 @dataclass(frozen=True, slots=True)
 class StoredAnswer:
     status: int
     body: bytes
-
-
-class ClaimResult(enum.Enum):
-    NEW = "new"  # the caller owns the key: process, then complete() or release()
-    REPLAY = "replay"  # a finished answer exists: send it again
-    IN_FLIGHT = "in_flight"  # same key, same body, first request still running
-    MISMATCH = "mismatch"  # same key, different request
 
 
 @dataclass(slots=True)
@@ -36,13 +29,13 @@ class _Entry:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    result: ClaimResult
+    state: KeyState
     answer: StoredAnswer | None = None
 
 
 @dataclass
 class IdempotencyCache:
-    ttl: float = DEFAULT_TTL
+    ttl: float = KEY_TTL_SECONDS
     # Insertion order is claim order, so expired keys are always at the front.
     _entries: dict[str, _Entry] = field(default_factory=dict)
 
@@ -57,12 +50,9 @@ class IdempotencyCache:
         entry = self._entries.get(key)
         if entry is None:
             self._entries[key] = _Entry(fingerprint, now)
-            return Claim(ClaimResult.NEW)
-        if entry.fingerprint != fingerprint:
-            return Claim(ClaimResult.MISMATCH)
-        if entry.answer is None:
-            return Claim(ClaimResult.IN_FLIGHT)
-        return Claim(ClaimResult.REPLAY, entry.answer)
+            return Claim(KeyState.NEW)
+        state = key_state(entry.fingerprint, fingerprint, answered=entry.answer is not None)
+        return Claim(state, entry.answer if state is KeyState.REPLAY else None)
 
     def complete(self, key: str, answer: StoredAnswer) -> None:
         entry = self._entries.get(key)

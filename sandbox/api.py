@@ -4,6 +4,8 @@ Every request goes through the same steps, in this order:
 route (404/405) → auth (401/403) → rate limit (429) → Idempotency-Key syntax (400) →
 injected 500/429 → idempotency claim (409 or replay) → injected slowness → the operation →
 remember a 2xx answer under its key → injected drop (the answer is never written).
+Resend's rules (fields, error names and bodies, Idempotency-Key) are mailhub's shared ones in
+`queueing.resend`; this module applies them in Resend's order.
 """
 
 from __future__ import annotations
@@ -18,15 +20,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from queueing.sandbox import errors, stats, validation
-from queueing.sandbox.config import SandboxConfig
-from queueing.sandbox.emails import StoredEmail
-from queueing.sandbox.errors import ApiError
-from queueing.sandbox.faults import FaultInjector
-from queueing.sandbox.idempotency import ClaimResult, StoredAnswer
-from queueing.sandbox.recorder import Recorder
-from queueing.sandbox.state import SandboxState
-from queueing.sandbox.wire import Request, Response, error_response, json_response
+from queueing.resend import errors, idempotency, rules
+from queueing.resend.errors import ResendError
+from queueing.resend.idempotency import KeyState
+from sandbox import stats
+from sandbox.config import SandboxConfig
+from sandbox.emails import StoredEmail
+from sandbox.faults import FaultInjector
+from sandbox.idempotency_cache import StoredAnswer
+from sandbox.recorder import Recorder
+from sandbox.refusal import Refused, rate_limited, refuse_if, sandbox_failure
+from sandbox.state import SandboxState
+from sandbox.wire import (
+    Request,
+    Response,
+    error_response,
+    json_response,
+    parse_json,
+    refused_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +77,9 @@ def _route(method: str, path: str) -> _Route:
         op = {"GET": "get", "PATCH": "update"}.get(method)
         email_id = match.group(1)
     else:
-        raise errors.not_found()
+        raise Refused(errors.not_found())
     if op is None:
-        raise errors.method_not_allowed()
+        raise Refused(errors.method_not_allowed())
     return _Route(op, email_id)
 
 
@@ -75,9 +87,9 @@ def _check_auth(authorization: str | None, api_key: str | None) -> None:
     scheme, _, token = (authorization or "").strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise errors.missing_api_key()
+        raise Refused(errors.missing_api_key())
     if api_key is not None and not hmac.compare_digest(token.encode(), api_key.encode()):
-        raise errors.invalid_api_key()
+        raise Refused(errors.invalid_api_key())
 
 
 class ResendApi:
@@ -103,7 +115,7 @@ class ResendApi:
         except Exception:  # a sandbox bug must still give the client an answer
             log.exception("Resend sandbox failed on %s %s", request.method, request.path)
             trace.outcome = stats.ERROR
-            response = error_response(ApiError(500, "application_error", "Sandbox failure."))
+            response = error_response(sandbox_failure())
         self._state.log(
             {
                 "time": arrived_at,
@@ -123,21 +135,20 @@ class ResendApi:
         try:
             route = _route(request.method, request.path)
             _check_auth(request.header("Authorization"), config.api_key)
-        except ApiError as error:
-            return error_response(error, self._state.peek_rate(config.rate_limit).headers())
+        except Refused as refused:
+            return refused_response(refused, self._state.peek_rate(config.rate_limit).headers())
 
         decision = self._state.admit(config.rate_limit)
         rate_headers = decision.headers()
         if not decision.allowed:
             trace.outcome = stats.RATE_LIMITED
-            return error_response(errors.rate_limit_exceeded(decision.retry_after), rate_headers)
+            return refused_response(rate_limited(decision.retry_after), rate_headers)
 
         key = request.header("Idempotency-Key") if route.op in _IDEMPOTENT_OPS else None
         trace.idempotency_key = key
-        try:
-            validation.check_idempotency_key(key)
-        except ApiError as error:
-            return error_response(error, rate_headers)
+        key_error = idempotency.key_error(key)
+        if key_error is not None:
+            return error_response(key_error, rate_headers)
 
         plan = self._faults.plan(config)
         if plan.fail:
@@ -146,15 +157,15 @@ class ResendApi:
         if plan.throttle:
             trace.outcome = stats.FAULT_429
             headers = {**rate_headers, "ratelimit-remaining": "0"}
-            return error_response(errors.rate_limit_exceeded(1), headers)
+            return refused_response(rate_limited(1), headers)
 
         if key is not None:
-            claim = self._state.claim_key(key, _fingerprint(request))
-            if claim.result is ClaimResult.MISMATCH:
-                return error_response(errors.invalid_idempotent_request(), rate_headers)
-            if claim.result is ClaimResult.IN_FLIGHT:
-                return error_response(errors.concurrent_idempotent_requests(), rate_headers)
-            if claim.result is ClaimResult.REPLAY and claim.answer is not None:
+            fingerprint = idempotency.fingerprint(request.method, request.path, request.body_sha256)
+            claim = self._state.claim_key(key, fingerprint)
+            conflict = idempotency.conflict_error(claim.state)
+            if conflict is not None:
+                return error_response(conflict, rate_headers)
+            if claim.state is KeyState.REPLAY and claim.answer is not None:
                 trace.outcome = stats.REPLAYED
                 response = Response(claim.answer.status, claim.answer.body, dict(rate_headers))
                 return self._maybe_drop(response, plan.drop, trace)
@@ -179,14 +190,14 @@ class ResendApi:
                 trace.slow = True
                 time.sleep(config.slow_seconds)
             response = self._operate(route, request, config, trace)
-        except ApiError as error:
-            if error.name == "daily_quota_exceeded":
+        except Refused as refused:
+            if refused.error.name == errors.DAILY_QUOTA_EXCEEDED:
                 trace.outcome = stats.QUOTA_EXCEEDED
-            response = error_response(error)
+            response = refused_response(refused)
         finally:
             if key is not None:
                 # Only a success is remembered; after an error the same key may succeed later.
-                if response is not None and 200 <= response.status < 300:
+                if response is not None and idempotency.remembers(response.status):
                     self._state.complete_key(key, StoredAnswer(response.status, response.body))
                 else:
                     self._state.release_key(key)
@@ -212,40 +223,42 @@ class ResendApi:
         if route.op == "get":
             email = self._state.get(route.email_id)
             if email is None:
-                raise errors.not_found("Email not found.")
+                raise Refused(errors.not_found("Email not found."))
             trace.outcome = stats.OK
             return json_response(200, email.as_resend())
         if route.op == "update":
-            scheduled_at = validation.check_update(
-                validation.parse_json(request.body or b"{}"), route.email_id
-            )
-            email = self._state.reschedule(route.email_id, scheduled_at)
+            payload = parse_json(request.body or b"{}")
+            refuse_if(rules.update_error(payload, route.email_id))
+            email = self._state.reschedule(route.email_id, payload["scheduled_at"])
         else:
             email = self._state.cancel(route.email_id)
         trace.outcome = stats.OK
         return json_response(200, {"object": "email", "id": email.id})
 
     def _send(self, request: Request, config: SandboxConfig, trace: _Trace) -> Response:
-        payload = validation.parse_json(request.body)
+        payload = parse_json(request.body)
         trace.emails_in_request = 1
-        validation.check_email(payload, in_batch=False, full=config.validate)
+        refuse_if(_email_error(payload, in_batch=False, validate=config.validate))
         factory = _EmailFactory(request, trace.idempotency_key)
         email = factory.make(payload, via="single", batch_index=None)
         self._store([email], config, trace)
         return json_response(200, {"id": email.id})
 
     def _batch(self, request: Request, config: SandboxConfig, trace: _Trace) -> Response:
-        mode = validation.check_batch_mode(request.header("x-batch-validation"))
-        items = validation.check_batch(validation.parse_json(request.body))
+        mode = rules.batch_mode(request.header(rules.BATCH_VALIDATION_HEADER))
+        if mode is None:
+            raise Refused(rules.invalid_batch_mode())
+        items = parse_json(request.body)
+        refuse_if(rules.batch_error(items))
         trace.emails_in_request = len(items)
-        failures: list[tuple[int, ApiError]] = []
+        failures: list[tuple[int, ResendError]] = []
         for index, item in enumerate(items):
-            try:
-                validation.check_email(item, in_batch=True, full=config.validate)
-            except ApiError as error:
-                if mode == "strict":
-                    raise error.with_message(f"Email at index {index}: {error.message}") from None
-                failures.append((index, error))
+            error = _email_error(item, in_batch=True, validate=config.validate)
+            if error is None:
+                continue
+            if mode == "strict":
+                raise Refused(rules.batch_item_error(index, error))
+            failures.append((index, error))
         failed = {index for index, _ in failures}
         factory = _EmailFactory(request, trace.idempotency_key)
         emails = [
@@ -292,6 +305,8 @@ class _EmailFactory:
         )
 
 
-def _fingerprint(request: Request) -> str:
-    """Same key, same request: the method, the path and the exact body bytes."""
-    return f"{request.method} {request.path} {request.body_sha256}"
+def _email_error(item: Any, *, in_batch: bool, validate: bool) -> ResendError | None:
+    """Resend's rules, or only the JSON-object shape with config validate=False."""
+    if validate:
+        return rules.email_error(item, in_batch=in_batch)
+    return rules.email_shape_error(item)

@@ -1,5 +1,5 @@
-"""A request and an answer as the route handlers see them, free of http.server details, so the
-handlers stay plain functions of (request) -> answer."""
+"""A request and an answer as the route handlers see them (JSON in, JSON out), free of
+http.server details, so the handlers stay plain functions of (request) -> answer."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from queueing.sandbox.errors import ApiError
+from queueing.resend import errors
+from queueing.resend.errors import ResendError
+from sandbox.refusal import Refused
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,20 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
     return Response(status, encode(payload), dict(headers or {}))
 
 
-def error_response(error: ApiError, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(error.status, encode(error.body()), {**(headers or {}), **error.headers})
+def error_response(error: ResendError, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(error.status, encode(error.body()), dict(headers or {}))
+
+
+def refused_response(refused: Refused, headers: Mapping[str, str] | None = None) -> Response:
+    """The refusal's answer; its own headers (retry-after) win over the general ones."""
+    return error_response(refused.error, {**(headers or {}), **refused.headers})
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(errors.invalid_json()) from None
 
 
 def encode(payload: Any) -> bytes:

@@ -10,7 +10,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-from queueing.sandbox.config import SandboxConfig
+from sandbox.config import SandboxConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable
 from typing import IO
 
-from queueing.sandbox.emails import StoredEmail
+from sandbox.emails import StoredEmail
 
 log = logging.getLogger(__name__)
 

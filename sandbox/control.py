@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from queueing.sandbox import errors
-from queueing.sandbox.config import SandboxConfig
-from queueing.sandbox.errors import ApiError
-from queueing.sandbox.state import SandboxState
-from queueing.sandbox.validation import parse_json
-from queueing.sandbox.wire import Request, Response, error_response, json_response
+from queueing.resend import errors
+from sandbox.config import SandboxConfig
+from sandbox.refusal import Refused
+from sandbox.state import SandboxState
+from sandbox.wire import Request, Response, json_response, parse_json, refused_response
 
 PREFIX = "/_sandbox"
 
@@ -31,15 +30,15 @@ class ControlApi:
     def handle(self, request: Request) -> Response:
         try:
             return self._handle(request)
-        except ApiError as error:
-            return error_response(error)
+        except Refused as refused:
+            return refused_response(refused)
 
     def _handle(self, request: Request) -> Response:
         path, method = request.path.removeprefix(PREFIX), request.method
         if path.startswith("/emails/") and method == "GET":
             email = self._state.get(path.removeprefix("/emails/"))
             if email is None:
-                raise errors.not_found("Email not found.")
+                raise Refused(errors.not_found("Email not found."))
             return json_response(200, email.as_record())
         routes: dict[tuple[str, str], Callable[[Request], Response]] = {
             ("GET", "/health"): lambda _: json_response(200, {"ok": True}),
@@ -54,8 +53,8 @@ class ControlApi:
         if handler is not None:
             return handler(request)
         if any(route_path == path for _, route_path in routes):
-            raise errors.method_not_allowed()
-        raise errors.not_found()
+            raise Refused(errors.method_not_allowed())
+        raise Refused(errors.not_found())
 
     def _emails(self, request: Request) -> Response:
         found = self._state.emails(to=request.query_value("to"), tag=request.query_value("tag"))
@@ -69,9 +68,9 @@ class ControlApi:
     def _set_config(self, request: Request) -> Response:
         changes = parse_json(request.body or b"{}")
         if not isinstance(changes, dict):
-            raise errors.validation_error("The config must be a JSON object.", status=400)
+            raise Refused(errors.validation_error("The config must be a JSON object.", status=400))
         try:
             config = self._configure(changes)
         except ValueError as exc:
-            raise errors.validation_error(str(exc), status=400) from None
+            raise Refused(errors.validation_error(str(exc), status=400)) from None
         return json_response(200, config.to_dict())

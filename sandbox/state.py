@@ -13,11 +13,12 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from queueing.sandbox import errors
-from queueing.sandbox.emails import StoredEmail
-from queueing.sandbox.idempotency import Claim, IdempotencyCache, StoredAnswer
-from queueing.sandbox.ratelimit import RateDecision, SlidingWindow
-from queueing.sandbox.stats import Stats
+from queueing.resend import errors
+from sandbox.emails import StoredEmail
+from sandbox.idempotency_cache import Claim, IdempotencyCache, StoredAnswer
+from sandbox.refusal import Refused
+from sandbox.sliding_window import RateDecision, SlidingWindow
+from sandbox.stats import Stats
 
 # The request log keeps the most recent entries only; the stats count every request.
 REQUEST_LOG_LIMIT = 100_000
@@ -61,14 +62,14 @@ class SandboxState:
             self.idempotency.release(key)
 
     def accept(self, emails: list[StoredEmail], daily_quota: int | None) -> None:
-        """Store `emails` all or none; raises ApiError(429) if they would pass the quota."""
+        """Store `emails` all or none; raises Refused (429) if they would pass the quota."""
         with self._lock:
             if (
                 daily_quota is not None
                 and emails
                 and self._stats.accepted_emails + len(emails) > daily_quota
             ):
-                raise errors.daily_quota_exceeded()
+                raise Refused(errors.daily_quota_exceeded())
             for email in emails:
                 self._emails[email.id] = email
             if emails:
@@ -100,10 +101,12 @@ class SandboxState:
     def _scheduled(self, email_id: str, verb: str) -> StoredEmail:
         email = self._emails.get(email_id)
         if email is None:
-            raise errors.not_found("Email not found.")
+            raise Refused(errors.not_found("Email not found."))
         if email.last_event != "scheduled":
-            raise errors.validation_error(
-                f"Only scheduled emails can be {verb}; this email's status is `{email.last_event}`."
+            raise Refused(
+                errors.validation_error(
+                    f"Only scheduled emails can be {verb}; this email's status is `{email.last_event}`."
+                )
             )
         return email
 

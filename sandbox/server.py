@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from queueing.sandbox.api import ResendApi
-from queueing.sandbox.config import SandboxConfig
-from queueing.sandbox.control import PREFIX, ControlApi
-from queueing.sandbox.errors import ApiError
-from queueing.sandbox.faults import FaultInjector
-from queueing.sandbox.recorder import Recorder
-from queueing.sandbox.state import SandboxState
-from queueing.sandbox.wire import Request, Response, error_response
+from queueing.resend import errors
+from sandbox.api import ResendApi
+from sandbox.config import SandboxConfig
+from sandbox.control import PREFIX, ControlApi
+from sandbox.faults import FaultInjector
+from sandbox.recorder import Recorder
+from sandbox.state import SandboxState
+from sandbox.wire import Request, Response, error_response
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._read_body()
         except ValueError as exc:
             self.close_connection = True  # the stream position is unknown now
-            self._write(error_response(ApiError(400, "validation_error", str(exc))))
+            self._write(error_response(errors.validation_error(str(exc), status=400)))
             return
         request = Request.from_target(self.command, self.path, self.headers, body)
         self._write(self.server.sandbox.dispatch(request))

@@ -9,8 +9,8 @@ from typing import Any
 
 import resend
 
-from queueing.sandbox.config import SandboxConfig
-from queueing.sandbox.server import SandboxServer
+from sandbox.config import SandboxConfig
+from sandbox.server import SandboxServer
 
 TEST_API_KEY = "re_sandbox_test"
 
