@@ -56,8 +56,6 @@ ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
 # its import is gone (test_pending_entries_are_still_violations says which). A cycle is
 # pending when one of its edges is listed here.
 PENDING: set[tuple[str, str]] = {
-    # product code imports the sandbox
-    ("queueing.management.commands.resend_sandbox", "queueing.sandbox"),
     # imports inside functions without a reason
     ("mailhub.checks", "redis"),
     ("recipients.admin", "recipients.unsubscribe"),
