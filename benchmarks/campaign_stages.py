@@ -55,7 +55,7 @@ def main() -> None:
     import campaigns.rendering as campaign_rendering
     from campaigns import fanout
     from campaigns.services import campaign_send
-    from queueing import claims, delivery, recording
+    from queueing import claims, delivery, hooks, recording
     from queueing.resend import client
 
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
@@ -67,12 +67,14 @@ def main() -> None:
 
     timed(claims, "claim_due_batch", "claims.claim_due_batch")
     timed(claims, "claim_messages", "claims.claim_messages (one UPDATE … RETURNING)")
-    timed(delivery, "render_pending", "rendering.render_pending (in memory)")
-    timed(campaign_rendering, "render_messages", "  campaigns.render_messages")
-    timed(delivery, "_blocked", "suppression check")
-    timed(claims, "freeze_batch", "claims.freeze_batch (batch row + content)")
+    timed(claims, "take_group", "claims.take_group (claim and prepare a group)")
+    timed(delivery, "render_pending", "  rendering.render_pending (in memory)")
+    timed(campaign_rendering, "render_messages", "    campaigns.render_messages")
+    hooks.register_renderer(campaign_rendering.render_messages)  # the timed one
+    timed(delivery, "_blocked", "  suppression check")
+    timed(claims, "freeze_batch", "  claims.freeze_batch (batch row + content)")
     timed(client, "send_batch", "HTTP /emails/batch")
-    timed(recording, "record_batch_outcome", "recording.record_batch_outcome")
+    timed(recording, "record_outcome", "recording.record_outcome")
 
     with sandbox_process(port):
         for _ in range(3):  # warm up: connections, compiled templates
