@@ -1,26 +1,34 @@
-"""Set-based writes for the send path: many rows, each with its own values, in one statement.
+"""Set-based SQL for many rows, each with its own values: the one bulk-SQL module of mailhub
+(one concern; longer than most modules because both databases' statements are spelled out).
 
-A batch of 100 emails changes 100 rows at every step. The ORM's ways of doing that
-(`bulk_update`'s CASE per column, or one UPDATE per row) cost more than the provider call
-they record, so the send path writes through these two helpers instead:
+A batch of 100 emails changes 100 rows at every step, and a CSV import writes thousands of
+recipients per chunk. The ORM's ways of doing that (`bulk_update`'s CASE per column, one UPDATE
+per row, `bulk_create` preparing every value and rebuilding its SQL per batch) cost more than
+the work they record, so those writes go through these helpers instead:
 
-- `update_rows`: on PostgreSQL one `UPDATE … FROM (VALUES …)`; on SQLite one prepared
-  statement run per row (`executemany` inside the caller's transaction, which SQLite runs
-  about as fast as a single statement).
-- `insert_rows`: one multi-row `INSERT … VALUES` per chunk, on both databases.
+- `update_rows`: set each row's own values, by primary key, with optional guards.
+- `insert_rows`: multi-row `INSERT … VALUES`, optionally an upsert (`ON CONFLICT`).
+- `select_in`: raw rows whose key is in a (long) list of values.
 
 Values are prepared by each column's model field, exactly as the ORM would store them.
 
-On PostgreSQL these statements skip Django's cursor: with psycopg 3 it binds parameters on
-the client, quoting every value into the SQL text in Python (about 100 µs per email for a
-batch's rendered content), and the server then parses that text back. They run instead on a
-psycopg `RawCursor` with native `$n` placeholders: the values travel apart from the SQL, which
-costs a quarter of the client CPU and about a third less server time (benchmarks/bulk_sql.py).
+Where the databases differ, the two ways sit side by side below as paired functions with the
+same signature (`_update_postgresql` / `_update_sqlite`, `_insert_postgresql` /
+`_insert_sqlite`), and `_paths()` is the one place that chooses between them:
+
+- PostgreSQL: one `UPDATE … FROM (VALUES …)`; statements skip Django's cursor. With psycopg 3
+  that cursor binds parameters on the client, quoting every value into the SQL text in Python
+  (about 100 µs per email for a batch's rendered content), and the server then parses that
+  text back. They run instead on a psycopg `RawCursor` with native `$n` placeholders: the
+  values travel apart from the SQL, which costs a quarter of the client CPU and about a third
+  less server time (benchmarks/bulk_sql.py).
+- SQLite: one prepared UPDATE run per row (`executemany` inside the caller's transaction, which
+  SQLite runs about as fast as a single statement); INSERTs through Django's cursor.
 """
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Model
@@ -38,6 +46,9 @@ _PLAIN_FIELDS = {
 }  # fmt: skip
 _PLAIN_VALUES = (str, int, bool, type(None))
 
+Prepared = list[tuple[Any, list[Any]]]  # (primary key, the row's prepared values)
+Assignments = list[tuple[str, Any]]  # (quoted column, prepared value)
+
 
 def _is_plain(field) -> bool:
     if field.is_relation:
@@ -45,7 +56,7 @@ def _is_plain(field) -> bool:
     return field.get_internal_type() in _PLAIN_FIELDS
 
 
-def _preparer(model: type[Model], column: str):
+def _preparer(model: type[Model], column: str) -> Callable[[Any], Any]:
     """How to prepare one column's values, decided once: plain values pass as they are;
     others go through the field, the last one remembered (a write's rows share timestamps)."""
     field = model._meta.get_field(column)
@@ -66,11 +77,18 @@ def _column(model: type[Model], name: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(name).column)
 
 
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
 def _cast_type(model: type[Model], column: str) -> str:
     field = model._meta.get_field(column)
     if field.get_internal_type() in ("CharField", "TextField", "SlugField", "EmailField"):
         return "text"  # a cast to varchar(n) would silently truncate
     return field.db_type(connection)
+
+
+# --- the public helpers ----------------------------------------------------------------------
 
 
 def update_rows(
@@ -86,43 +104,115 @@ def update_rows(
     number of rows changed."""
     if not rows:
         return 0
-    set_also = dict(set_also or {})
-    where = dict(where or {})
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    pk = model._meta.pk.column
-    common = [(_column(model, c), _preparer(model, c)(v)) for c, v in set_also.items()]
-    conditions = [(_column(model, c), _preparer(model, c)(v)) for c, v in where.items()]
+    common = [(_column(model, c), _preparer(model, c)(v)) for c, v in (set_also or {}).items()]
+    conditions = [(_column(model, c), _preparer(model, c)(v)) for c, v in (where or {}).items()]
     preps = [_preparer(model, c) for c in columns]
     prepared = [
         (pk_value, [prep(v) for prep, v in zip(preps, values, strict=True)])
         for pk_value, values in rows.items()
     ]
-    if connection.vendor != "postgresql":
-        assignments = [f"{_column(model, c)} = %s" for c in columns]
-        assignments += [f"{c} = %s" for c, _ in common]
-        sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {quote(pk)} = %s" + "".join(
-            f" AND {c} = %s" for c, _ in conditions
-        )
-        params = [
-            [*values, *(v for _, v in common), pk_value, *(v for _, v in conditions)]
-            for pk_value, values in prepared
-        ]
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
-            return cursor.rowcount
+    return _paths().update(model, columns, prepared, common, conditions)
+
+
+def insert_rows(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+) -> int:
+    """Insert rows of raw values (prepared by each column's field) in multi-row statements;
+    returns the number of rows given. With `conflict` (the columns of a unique constraint),
+    a row that already exists gets only its `update` columns overwritten (nothing, without
+    `update`): an upsert that leaves every other column of the existing row alone."""
+    preps = [_preparer(model, c) for c in columns]
+    prepared = [[prep(v) for prep, v in zip(preps, row, strict=True)] for row in rows]
+    if prepared:
+        _paths().insert(model, columns, prepared, _on_conflict(model, conflict, update))
+    return len(prepared)
+
+
+def select_in(
+    model: type[Model],
+    columns: Sequence[str],
+    key: str,
+    values: Sequence[Any],
+    *,
+    where: Mapping[str, Any] | None = None,
+) -> list[tuple]:
+    """`columns` of the rows whose `key` is one of `values` (and every `where` column equals
+    its value), as raw database values (JSON as text on SQLite), in no particular order."""
+    if not values:
+        return []
+    names = ", ".join(_column(model, c) for c in columns)
+    guards = [(_column(model, c), _preparer(model, c)(v)) for c, v in (where or {}).items()]
+    tail = "".join(f" AND {c} = %s" for c, _ in guards)
+    prep = _preparer(model, key)
+    step = MAX_PARAMS - len(guards)
+    rows: list[tuple] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), step):
+            batch = [prep(v) for v in values[start : start + step]]
+            marks = ", ".join(["%s"] * len(batch))
+            cursor.execute(
+                f"SELECT {names} FROM {_table(model)} WHERE {_column(model, key)} IN ({marks}){tail}",
+                [*batch, *(v for _, v in guards)],
+            )
+            rows.extend(cursor.fetchall())
+    return rows
+
+
+def _on_conflict(model: type[Model], conflict: Sequence[str], update: Sequence[str]) -> str:
+    """The `ON CONFLICT` clause (the same on PostgreSQL and SQLite ≥ 3.24), or nothing."""
+    if not conflict:
+        return ""
+    targets = ", ".join(_column(model, c) for c in conflict)
+    sets = ", ".join(f"{_column(model, c)} = EXCLUDED.{_column(model, c)}" for c in update)
+    return f" ON CONFLICT ({targets}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING")
+
+
+# --- PostgreSQL: native `$n` statements on a RawCursor ---------------------------------------
+
+
+def _update_postgresql(
+    model: type[Model],
+    columns: Sequence[str],
+    prepared: Prepared,
+    common: Assignments,
+    conditions: Assignments,
+) -> int:
     changed = 0
-    per_row = len(columns) + 1
-    step = max(1, (MAX_PARAMS - len(common) - len(conditions)) // per_row)
+    step = max(1, (MAX_PARAMS - len(common) - len(conditions)) // (len(columns) + 1))
     for start in range(0, len(prepared), step):
         changed += _update_values(
-            model, table, pk, columns, prepared[start : start + step], common, conditions
+            model, columns, prepared[start : start + step], common, conditions
         )
     return changed
 
 
-def _update_values(model, table, pk, columns, chunk, common, conditions) -> int:
-    quote = connection.ops.quote_name
+def _insert_postgresql(
+    model: type[Model], columns: Sequence[str], prepared: list[list[Any]], suffix: str
+) -> None:
+    names = ", ".join(_column(model, c) for c in columns)
+    for chunk in _chunks(prepared, MAX_PARAMS // len(columns)):
+        number = _placeholders()
+        rows_sql = ", ".join(_row_sql(number, len(columns)) for _ in chunk)
+        _execute_native(
+            f"INSERT INTO {_table(model)} ({names}) VALUES {rows_sql}{suffix}",
+            [p for row in chunk for p in row],
+        )
+
+
+def _update_values(
+    model: type[Model],
+    columns: Sequence[str],
+    chunk: Prepared,
+    common: Assignments,
+    conditions: Assignments,
+) -> int:
+    table = _table(model)
+    pk = connection.ops.quote_name(model._meta.pk.column)
     number = _placeholders()
     names = ["_pk", *(f"_v{i}" for i in range(len(columns)))]
     assignments = [
@@ -133,7 +223,7 @@ def _update_values(model, table, pk, columns, chunk, common, conditions) -> int:
     sql = (
         f"UPDATE {table} SET {', '.join(assignments)} "
         f"FROM (VALUES {rows_sql}) AS v({', '.join(names)}) "
-        f"WHERE {table}.{quote(pk)} = CAST(v._pk AS bigint)"
+        f"WHERE {table}.{pk} = CAST(v._pk AS bigint)"
         + "".join(f" AND {table}.{c} = {next(number)}" for c, _ in conditions)
     )
     params = [
@@ -156,7 +246,7 @@ def _row_sql(number: Iterator[str], width: int) -> str:
 def _execute_native(sql: str, params: list[Any]) -> int:
     """Run one `$n` statement on the connection Django holds (so inside its transaction),
     with Django's error wrapping and query log; returns the row count."""
-    import psycopg  # only on PostgreSQL
+    import psycopg  # the driver, imported only on PostgreSQL
 
     connection.ensure_connection()
     connection.validate_no_broken_transaction()
@@ -170,27 +260,61 @@ def _execute_native(sql: str, params: list[Any]) -> int:
     return rowcount
 
 
-def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Insert rows of raw values (prepared by each column's field) in multi-row statements."""
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
+# --- SQLite: Django's cursor -----------------------------------------------------------------
+
+
+def _update_sqlite(
+    model: type[Model],
+    columns: Sequence[str],
+    prepared: Prepared,
+    common: Assignments,
+    conditions: Assignments,
+) -> int:
+    assignments = [f"{_column(model, c)} = %s" for c in columns]
+    assignments += [f"{c} = %s" for c, _ in common]
+    pk = connection.ops.quote_name(model._meta.pk.column)
+    sql = f"UPDATE {_table(model)} SET {', '.join(assignments)} WHERE {pk} = %s" + "".join(
+        f" AND {c} = %s" for c, _ in conditions
+    )
+    params = [
+        [*values, *(v for _, v in common), pk_value, *(v for _, v in conditions)]
+        for pk_value, values in prepared
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+        return cursor.rowcount
+
+
+def _insert_sqlite(
+    model: type[Model], columns: Sequence[str], prepared: list[list[Any]], suffix: str
+) -> None:
     names = ", ".join(_column(model, c) for c in columns)
     row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    step = MAX_PARAMS // len(columns)
-    preps = [_preparer(model, c) for c in columns]
-    prepared = [[prep(v) for prep, v in zip(preps, row, strict=True)] for row in rows]
-    native = connection.vendor == "postgresql"
-    for start in range(0, len(prepared), step):
-        chunk = prepared[start : start + step]
-        params = [p for row in chunk for p in row]
-        if native:
-            number = _placeholders()
-            rows_sql = ", ".join(_row_sql(number, len(columns)) for _ in chunk)
-            _execute_native(f"INSERT INTO {table} ({names}) VALUES {rows_sql}", params)
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"INSERT INTO {table} ({names}) VALUES {', '.join([row_sql] * len(chunk))}",
-                    params,
-                )
-    return len(prepared)
+    with connection.cursor() as cursor:
+        for chunk in _chunks(prepared, MAX_PARAMS // len(columns)):
+            cursor.execute(
+                f"INSERT INTO {_table(model)} ({names}) "
+                f"VALUES {', '.join([row_sql] * len(chunk))}{suffix}",
+                [p for row in chunk for p in row],
+            )
+
+
+# --- the one place the database is chosen ----------------------------------------------------
+
+
+class _Paths(NamedTuple):
+    update: Callable[..., int]
+    insert: Callable[..., None]
+
+
+_POSTGRESQL = _Paths(update=_update_postgresql, insert=_insert_postgresql)
+_SQLITE = _Paths(update=_update_sqlite, insert=_insert_sqlite)
+
+
+def _paths() -> _Paths:
+    return _POSTGRESQL if connection.vendor == "postgresql" else _SQLITE
+
+
+def _chunks(rows: list[list[Any]], size: int) -> Iterator[list[list[Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
