@@ -7,6 +7,7 @@ from queueing.models import Source as MessageSource
 from queueing.services import message_create
 from recipients.links import absolute_url
 from recipients.models import Source, Subscription, SubscriptionEvent
+from recipients.timeline import event_record
 from recipients.tokens import CONFIRMATION_MAX_AGE, confirmation_token
 
 # Which door of the queue a confirmation goes through, by who asked for the subscription.
@@ -22,8 +23,6 @@ def confirmation_send(
 ) -> None:
     """Queue the confirmation email (transactional: it must reach people who left other lists)
     and record it on the timeline. Call inside the transaction that made the subscription."""
-    from recipients.services import event_record
-
     recipient, list = subscription.recipient, subscription.list
     context = {
         "recipient": recipient,

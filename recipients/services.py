@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from recipients.confirmation import confirmation_send
 from recipients.models import (
     List,
     Recipient,
@@ -21,33 +22,13 @@ from recipients.models import (
     Suppression,
 )
 from recipients.normalise import normalise_email
+from recipients.timeline import event_record
 
 Kind = SubscriptionEvent.Kind
 Status = Subscription.Status
 
 # A stronger suppression replaces a weaker one; never the other way round.
 SCOPE_STRENGTH = {Suppression.Scope.MARKETING: 1, Suppression.Scope.ALL: 2}
-
-
-def event_record(
-    *,
-    kind: str,
-    email: str,
-    recipient: Recipient | None = None,
-    list: List | None = None,
-    source: str = "",
-    detail: str = "",
-    created_by: AbstractBaseUser | None = None,
-) -> SubscriptionEvent:
-    return SubscriptionEvent.objects.create(
-        kind=kind,
-        email=email,
-        recipient=recipient,
-        list=list,
-        source=source[:16],
-        detail=detail,
-        created_by=_user(created_by),
-    )
 
 
 def recipient_get_or_create(
@@ -107,8 +88,6 @@ def subscription_create(
 
     On a double opt-in list the subscription stays pending and a confirmation email is queued
     (again, if it was already pending); it counts for campaigns only once confirmed."""
-    from recipients.confirmation import confirmation_send  # imports queueing
-
     now = timezone.now()
     with transaction.atomic():
         subscription, created = Subscription.objects.select_for_update().get_or_create(
@@ -309,7 +288,3 @@ def suppression_delete(
             created_by=created_by,
         )
     return True
-
-
-def _user(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None

@@ -59,9 +59,6 @@ PENDING: set[tuple[str, str]] = {
     # imports inside functions without a reason
     ("mailhub.checks", "redis"),
     ("recipients.admin", "recipients.unsubscribe"),
-    # recipients.services <-> recipients.confirmation (both inside functions)
-    ("recipients.confirmation", "recipients.services"),
-    ("recipients.services", "recipients.confirmation"),
 }
 
 
