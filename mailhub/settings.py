@@ -178,6 +178,9 @@ MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS = env.float(
     "MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS", default=60.0
 )
 MAILHUB_BASE_URL = env.str("MAILHUB_BASE_URL", default="http://127.0.0.1:8000")
+# The largest CSV file the admin's import page accepts. It is kept in the database until a
+# worker has imported it (about 500,000 rows of six columns at the default).
+MAILHUB_IMPORT_MAX_BYTES = env.int("MAILHUB_IMPORT_MAX_BYTES", default=32 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

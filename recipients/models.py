@@ -1,9 +1,11 @@
 """The people mailhub emails, the lists they are on, and the addresses that must not be mailed."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils.text import slugify
 
 from recipients.normalise import MAX_EMAIL_LENGTH, canonical_email
 from recipients.tokens import UNSUBSCRIBE_TOKEN_MAX_LENGTH, new_unsubscribe_token
@@ -67,6 +69,14 @@ class Recipient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+def validate_list_slug(slug: str) -> None:
+    """A list slug is lower-case letters, digits and "-" (what slugify leaves unchanged)."""
+    if not slug or slugify(slug) != slug:
+        raise ValidationError(
+            {"slug": f"{slug!r} is not a valid list slug: use lower-case letters, digits and -."}
+        )
 
 
 class List(models.Model):
@@ -223,16 +233,41 @@ class SubscriptionEvent(models.Model):
 
 
 class ImportRun(models.Model):
-    """The record of one finished import: who, what file, into which list, and the outcome."""
+    """One import: who, what file, into which list, and how it went.
 
-    list = models.ForeignKey(List, on_delete=models.CASCADE, related_name="imports")
+    The command records a run when its import has finished. The admin's import page records
+    it first, as "queued" with the upload beside it (ImportUpload); a worker then claims it
+    ("running") and finishes it ("done", with the counts, or "failed", with the reason)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    # Empty until the import has run: the list is created by the import, if missing.
+    list = models.ForeignKey(
+        List, null=True, blank=True, on_delete=models.CASCADE, related_name="imports"
+    )
+    list_slug = models.CharField(max_length=100, blank=True)  # the slug asked for
     filename = models.CharField(max_length=255)
     source = models.CharField(max_length=16)  # "command" or "admin"
+    # Runs recorded before imports could be queued were all finished ones.
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DONE)
+    encoding = models.CharField(max_length=32, default="utf-8-sig")
+    size = models.PositiveBigIntegerField(default=0)  # bytes
+    # Lines after the header, counted when the file was queued: what progress is shown against.
+    expected_rows = models.PositiveIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     subscribed = models.PositiveIntegerField(default=0)
+    kept_unsubscribed = models.PositiveIntegerField(default=0)
+    list_created = models.BooleanField(default=False)
+    # Why a failed run failed (nothing of it was stored).
+    error = models.TextField(blank=True)
     # The rejected rows as CSV (line, reason, the row as given), for download from the admin.
     report = models.TextField(blank=True)
     duration_seconds = models.FloatField(default=0)
@@ -245,4 +280,22 @@ class ImportRun(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.filename} → {self.list} ({self.created_at:%Y-%m-%d %H:%M})"
+        target = self.list or self.list_slug
+        return f"{self.filename} → {target} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class ImportUpload(models.Model):
+    """The file of a queued import, kept in the database so that a worker on any machine can
+    read it; deleted when its run finishes. Bounded by MAILHUB_IMPORT_MAX_BYTES."""
+
+    run = models.OneToOneField(
+        ImportRun, primary_key=True, on_delete=models.CASCADE, related_name="upload"
+    )
+    data = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"upload of {self.run}"

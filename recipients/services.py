@@ -10,7 +10,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from recipients.confirmation import confirmation_send
 from recipients.models import (
@@ -20,6 +19,7 @@ from recipients.models import (
     Subscription,
     SubscriptionEvent,
     Suppression,
+    validate_list_slug,
 )
 from recipients.normalise import normalise_email
 from recipients.timeline import event_record
@@ -64,10 +64,7 @@ def recipient_get_or_create(
 
 def list_get_or_create(*, slug: str, name: str = "") -> tuple[List, bool]:
     """The list with this slug; created as a single opt-in list if it does not exist."""
-    if not slug or slugify(slug) != slug:
-        raise ValidationError(
-            {"slug": f"{slug!r} is not a valid list slug: use lower-case letters, digits and -."}
-        )
+    validate_list_slug(slug)
     existing = List.objects.filter(slug=slug).first()
     if existing:
         return existing, False

@@ -58,7 +58,6 @@ ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
 PENDING: set[tuple[str, str]] = {
     # imports inside functions without a reason
     ("mailhub.checks", "redis"),
-    ("recipients.admin", "recipients.unsubscribe"),
 }
 
 

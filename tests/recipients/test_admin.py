@@ -1,14 +1,12 @@
-"""Admin pages load, filters work, actions go through the services, import page works."""
+"""Admin pages load, filters work, actions go through the services (the import: test_admin_import)."""
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from queueing.models import Message
 from recipients import services
 from recipients.models import (
-    ImportRun,
     List,
     Recipient,
     Source,
@@ -128,38 +126,6 @@ def test_suppression_admin_add_normalises_and_lift_needs_reason(staff):
     assert SubscriptionEvent.objects.filter(kind="suppressed").exists()
     action(staff, "lift", [suppression], model="suppression", apply="1", reason="mistake")
     assert not Suppression.objects.exists()
-
-
-def test_import_page_imports_and_offers_the_report(staff):
-    upload = SimpleUploadedFile(
-        "people.csv", b"email,first_name\na@example.com,A\nbroken,B\n", content_type="text/csv"
-    )
-    response = staff.post(
-        reverse("admin:recipients_import"),
-        {"file": upload, "list_slug": "newsletter", "encoding": "utf-8-sig"},
-    )
-    assert response.status_code == 200
-    summary = response.context["summary"]
-    assert (summary.created, summary.rejected) == (1, 1)
-    run = ImportRun.objects.get()
-    assert run.created_by is not None and run.source == "admin"
-    report_url = reverse("admin:recipients_import_report", args=[run.pk])
-    assert report_url.encode() in response.content
-    report = staff.get(report_url)
-    assert report["Content-Type"].startswith("text/csv")
-    assert b"broken" in report.content and b"not a valid email address" in report.content
-    assert not Message.objects.exists()
-
-
-def test_import_page_shows_file_errors_and_stores_nothing(staff):
-    upload = SimpleUploadedFile("people.csv", b"name\nAnn\n", content_type="text/csv")
-    response = staff.post(
-        reverse("admin:recipients_import"),
-        {"file": upload, "list_slug": "newsletter", "encoding": "utf-8-sig"},
-    )
-    assert response.status_code == 400
-    assert b"No email column" in response.content
-    assert not List.objects.exists()
 
 
 def test_admin_pages_need_staff(client):

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from recipients.csv_import import recipients_import
+from recipients.imports.service import recipients_import
 from recipients.models import Subscription
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,10 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recipients.csv_import import ImportFileError, recipients_import
+from recipients.imports.errors import ImportFileError
+from recipients.imports.progress import BarProgress
+from recipients.imports.service import recipients_import
+from recipients.imports.tuning import short_switch_interval
 
 
 class Command(BaseCommand):
@@ -31,9 +34,14 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file} does not exist or is not a file.")
         report_path = report or file.with_name(file.name + ".rejected.csv")
-        progress = None if options["no_progress"] else sys.stderr
+        progress = None if options["no_progress"] else BarProgress(sys.stderr)
         try:
-            with file.open("rb") as source, _LazyFile(report_path) as report_file:
+            # This process exists for the import, so the interpreter may be tuned for it.
+            with (
+                short_switch_interval(),
+                file.open("rb") as source,
+                _LazyFile(report_path) as report_file,
+            ):
                 summary = recipients_import(
                     file=source,
                     list_slug=list_slug,

@@ -1,30 +1,106 @@
-"""PostgreSQL: write an import chunk set-based, on the server.
+"""PostgreSQL: write an import chunk set-based, on the server (one concern: this writer and
+the SQL it runs; longer than most modules because the statements are spelled out).
 
-The chunk's valid rows go into a temporary staging table with one COPY; then a handful of
-statements do the rest without sending rows back and forth:
+The parsing thread turns each chunk of 10,000 valid rows into CSV text for COPY
+(`PostgresWriter.prepare`: attributes as JSON, unsubscribe tokens from one `os.urandom` read
+per chunk), so the writing thread only talks to the database. Per chunk, `write` copies the
+rows into a temporary staging table, then a handful of statements do the rest without sending
+rows back and forth:
 
 1. rows whose external_id belongs to another recipient are read back (to be rejected) and
    dropped from the stage;
 2. one statement (`write_new_and_changed`) updates the changed recipients, inserts the new
    ones and subscribes them all: pending subscriptions become subscribed, missing ones are
    inserted, people who had unsubscribed are only counted. If another transaction added one
-   of these rows meanwhile it fails with a unique violation, and the caller (in a savepoint)
+   of these rows meanwhile it fails with a unique violation, and the writer (in a savepoint)
    runs the ON CONFLICT versions instead: `upsert_recipients` (its RETURNING (xmax = 0) tells
    created from updated) and `subscribe`.
 
-The rules are those of the row-by-row writer in recipients.csv_import (used on SQLite): an
-empty cell never overwrites a stored value, attributes are merged, the token and created_at
-of an existing recipient never change, a file never re-subscribes someone who left.
+The rules are those of the SQLite writer (recipients.imports.sqlite): an empty cell never
+overwrites a stored value, attributes are merged, the token and created_at of an existing
+recipient never change, a file never re-subscribes someone who left.
 """
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from recipients.models import List, Recipient, Subscription
+from recipients.imports.rows import Reject, Row
+from recipients.imports.summary import ImportCounts
+from recipients.models import List, Recipient, Source, Subscription
+from recipients.tokens import new_unsubscribe_tokens
+
+IMPORT = Source.IMPORT.value
+
+
+class PostgresWriter:
+    """Writes chunks of valid rows into `target`, adding to `counts`; see the module."""
+
+    # The server works set-based per chunk, so fewer, larger chunks cost less per row.
+    chunk_size = 10_000
+    # The next chunk is parsed (and `prepare`d) in a second thread while the server writes.
+    read_ahead = True
+
+    def __init__(self, target: List, counts: ImportCounts, reject: Reject) -> None:
+        self.target, self.counts, self.reject = target, counts, reject
+        self.staging = False  # the staging table exists
+
+    @staticmethod
+    def prepare(chunk: list[Row]) -> tuple[list[Row], str]:
+        """`chunk` and its rows as COPY text for the staging table. Pure Python, run in the
+        parsing thread: the writing thread is then left with nothing but the database's work."""
+        tokens = new_unsubscribe_tokens(len(chunk))
+        dumps = json.dumps
+        text = stage_text(
+            (
+                row.line,
+                row.email,
+                row.fields.get("first_name", ""),
+                row.fields.get("last_name", ""),
+                row.fields.get("external_id"),
+                dumps(row.attributes),
+                token,
+            )
+            for row, token in zip(chunk, tokens, strict=True)
+        )
+        return chunk, text
+
+    def write(self, prepared: tuple[list[Row], str]) -> None:
+        """Stage one chunk and write it (see the module)."""
+        chunk, text = prepared
+        if not self.staging:
+            create_stage()
+            self.staging = True
+        stage(text)
+        clashes = external_id_clashes()
+        if clashes:
+            by_line = {row.line: row for row in chunk}
+            for line, external_id, owner in clashes:
+                self.reject(
+                    line, by_line[line].raw, f"external_id {external_id!r} belongs to {owner}"
+                )
+        now = timezone.now()
+        try:
+            with transaction.atomic():  # a savepoint
+                counts = write_new_and_changed(self.target, now, IMPORT)
+        except IntegrityError:
+            # Someone else added one of these people or subscriptions meanwhile: the slower
+            # statements with ON CONFLICT take them as they are now.
+            created, updated, unchanged = upsert_recipients(now)
+            subscribed, kept = subscribe(self.target, now, IMPORT)
+        else:
+            created, updated, unchanged, subscribed, kept = counts
+        self.counts.created += created
+        self.counts.updated += updated
+        self.counts.unchanged += unchanged
+        self.counts.subscribed += subscribed
+        self.counts.kept_unsubscribed += kept
+
 
 STAGE = "recipients_import_stage"
 STAGE_COLUMNS = ("line", "email", "first_name", "last_name", "external_id", "attributes", "token")
@@ -53,7 +129,7 @@ def stage_text(rows: Iterable[Sequence[object]]) -> str:
     """`rows` (STAGE_COLUMNS; external_id None when empty) as the CSV text `stage` sends.
 
     Written by the csv module (in C), which is several times faster than adapting every value
-    in Python; the importer builds it in its parsing thread, off the writing thread's path.
+    in Python; the writer builds it in its parsing thread, off the writing thread's path.
     Only external_id can be NULL: it is the one column whose empty (unquoted) cells COPY
     reads as NULL."""
     buffer = io.StringIO()
@@ -172,7 +248,7 @@ def write_new_and_changed(target: List, now: datetime, source: str) -> tuple[int
     staged emails are looked up once, not twice. A plain INSERT skips the speculative
     insertion of ON CONFLICT (an extra index probe and WAL record per row, ~30 % of the
     insert on this machine). If another transaction adds one of these people or
-    subscriptions meanwhile, this raises IntegrityError (a unique violation): the caller
+    subscriptions meanwhile, this raises IntegrityError (a unique violation): the writer
     runs it inside a savepoint and falls back to `upsert_recipients` and `subscribe`."""
     params = {
         "list": target.pk,

@@ -1,0 +1,72 @@
+"""Suppressions: added through the service (normalised, on the timeline), lifted only with a
+reason (plain delete is off), by people who may change them."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from recipients import services
+from recipients.admin.actions import action_form, intermediate_page
+from recipients.admin.pagination import CappedCountPaginator
+from recipients.forms import UnsuppressForm
+from recipients.models import Source, Suppression
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ["email", "reason", "scope", "created_at"]
+    list_filter = ["reason", "scope"]
+    search_fields = ["email"]
+    fields = ["email", "reason", "scope", "note"]
+    actions = ["lift"]
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    ordering = ["-created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["email"] if obj else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # lifting needs a reason: use the action
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("recipients.change_suppression"):
+            actions.pop("lift", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            created = services.suppression_create(
+                email=obj.email,
+                reason=obj.reason,
+                scope=obj.scope,
+                note=obj.note,
+                source=Source.ADMIN,
+                created_by=request.user,
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return
+        obj.pk = created.pk
+
+    @admin.action(description="Lift suppression (with a reason)…")
+    def lift(self, request, queryset):
+        form = action_form(UnsuppressForm, request)
+        if not form.is_valid():
+            return intermediate_page(
+                self, request, queryset, form, title="Lift suppressions", action="lift"
+            )
+        lifted = sum(
+            services.suppression_delete(
+                email=email,
+                reason=form.cleaned_data["reason"],
+                source=Source.ADMIN,
+                created_by=request.user,
+            )
+            for email in queryset.values_list("email", flat=True)
+        )
+        self.message_user(request, f"Lifted {lifted:,} suppressions.")
+        return None

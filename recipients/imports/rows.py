@@ -1,0 +1,147 @@
+"""From CSV lines to valid rows: the header's meaning, and every row checked on its own.
+
+The header decides, once for the whole file, which column is the address, which map to
+Recipient fields and which become attributes. A row is rejected (with its reason, through the
+`reject` callback) when it has the wrong number of fields, a malformed or empty address, an
+address or external_id already given on an earlier line, or a field over its length. Only
+the addresses and external ids seen so far are kept in memory, to find those repeats.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from recipients.imports.errors import ImportFileError
+from recipients.normalise import MAX_EMAIL_LENGTH, is_common_address, normalise_email
+
+Reject = Callable[[int, list[str], str], None]  # (line, the row as given, reason)
+
+# Header spellings (after lower-casing, and " " and "-" → "_") mapped to Recipient fields.
+FIELD_ALIASES = {
+    "email": "email",
+    "e_mail": "email",
+    "email_address": "email",
+    "emailaddress": "email",
+    "first_name": "first_name",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "last_name": "last_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "external_id": "external_id",
+    "externalid": "external_id",
+}
+FIELD_MAX_LENGTH = {"first_name": 150, "last_name": 150, "external_id": 255}
+
+
+@dataclass
+class Row:
+    line: int
+    raw: list[str]
+    email: str
+    fields: dict[str, str]  # non-empty first_name / last_name / external_id
+    attributes: dict[str, str]
+
+
+class RowParser:
+    """Reads the header once (`read_header`), then turns each line into a Row or a rejection."""
+
+    def __init__(self, reject: Reject) -> None:
+        self.reject = reject
+        self.header: list[str] = []
+        self.email_index = 0
+        self.field_columns: list[tuple[int, str, int]] = []  # (index, field, max length)
+        self.attribute_columns: list[tuple[int, str]] = []  # (index, attribute name)
+        self.seen_emails: dict[str, int] = {}  # email → first line, for duplicate rows
+        self.seen_external_ids: dict[str, str] = {}  # external_id → email in this file
+
+    def read_header(self, header: list[str]) -> None:
+        """Work out each column's meaning; ImportFileError if the header is unusable."""
+        if not header or not any(h.strip() for h in header):
+            raise ImportFileError("The file is empty: the first line must be a header row.")
+        self.header = header
+        taken: dict[str, str] = {}
+        columns: list[tuple[int, str, bool]] = []  # (index, field or attribute, is_field)
+        for index, name in enumerate(header):
+            label = name.strip()
+            if not label:
+                continue  # unnamed columns (trailing commas from spreadsheets) are ignored
+            key = label.lower().replace(" ", "_").replace("-", "_")
+            target = FIELD_ALIASES.get(key)
+            name_taken = target or label
+            if name_taken in taken:
+                raise ImportFileError(
+                    f"Columns {taken[name_taken]!r} and {label!r} both give {name_taken!r}; "
+                    "keep one."
+                )
+            taken[name_taken] = label
+            columns.append((index, target or label, target is not None))
+        emails = [i for i, name, is_field in columns if is_field and name == "email"]
+        if not emails:
+            found = ", ".join(repr(h.strip()) for h in header[:10] if h.strip()) or "none"
+            raise ImportFileError(
+                f"No email column: the header row has {found}. Name the address column 'email'."
+            )
+        self.email_index = emails[0]
+        # What `parse` does with each other column, worked out once for the whole file.
+        self.field_columns = [
+            (i, name, FIELD_MAX_LENGTH[name])
+            for i, name, is_field in columns
+            if is_field and name != "email"
+        ]
+        self.attribute_columns = [(i, name) for i, name, is_field in columns if not is_field]
+
+    def parse(self, line: int, raw: list[str]) -> Row | None:
+        """The valid row, or None once `raw` has been rejected."""
+        width = len(self.header)
+        if len(raw) != width and not (len(raw) > width and not any(raw[width:])):
+            self.reject(line, raw, f"the row has {len(raw)} fields; the header has {width}")
+            return None
+        value = raw[self.email_index]
+        email = value.strip().lower()
+        # The common shape is accepted here without a call (the first check normalise_email
+        # makes, so the decision is the same); anything else goes through normalise_email.
+        if len(email) > MAX_EMAIL_LENGTH or not is_common_address(email):
+            try:
+                email = normalise_email(value)
+            except ValidationError as exc:
+                self.reject(line, raw, exc.messages[0])
+                return None
+        first = self.seen_emails.get(email)
+        if first is not None:
+            self.reject(line, raw, f"duplicate of line {first} ({email})")
+            return None
+        fields: dict[str, str] = {}
+        for index, name, limit in self.field_columns:
+            if value := raw[index].strip():
+                if len(value) > limit:
+                    self.reject(
+                        line, raw, f"{name} is {len(value)} characters; the limit is {limit}"
+                    )
+                    return None
+                fields[name] = value
+        attributes = {
+            name: value for index, name in self.attribute_columns if (value := raw[index].strip())
+        }
+        external_id = fields.get("external_id")
+        if external_id:
+            owner = self.seen_external_ids.setdefault(external_id, email)
+            if owner != email:
+                self.reject(line, raw, f"external_id {external_id!r} is also given to {owner}")
+                return None
+        self.seen_emails[email] = line
+        return Row(line, raw, email, fields, attributes)
+
+
+def chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
+    """`rows` in lists of `size` (the last one shorter)."""
+    chunk: list[Row] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
