@@ -6,8 +6,10 @@ class RecipientsConfig(AppConfig):
     verbose_name = "Recipients"
 
     def ready(self) -> None:
-        # Imported here, once the app registry is ready: selectors use the models.
+        # Imported here, once the app registry is ready: these modules use the models.
         from queueing import hooks
+        from recipients.imports.reconcile import import_runs_reconcile
         from recipients.selectors import suppressed_addresses
 
         hooks.register_address_filter("suppressions", suppressed_addresses)
+        hooks.register_reconcile_step("imports", import_runs_reconcile)

@@ -275,6 +275,10 @@ class ImportRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its job was (last) put on the queue, and when a worker took it: the reconciler
+    # queues a job again for a run waiting too long, and fails a run running too long.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -44,6 +44,7 @@ ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
     ("campaigns.apps", "queueing.hooks"): "fills in queueing's hooks",
     ("recipients.apps", "queueing.hooks"): "fills in queueing's hooks",
     ("recipients.apps", "recipients.selectors"): "registers the suppression check",
+    ("recipients.apps", "recipients.imports.reconcile"): "registers the imports reconcile step",
     ("mailhub.postgres_timestamps", "psycopg"): "the driver, imported only on PostgreSQL",
     ("queueing.bulk_sql", "psycopg"): "the driver, imported only on PostgreSQL",
     # (the command's home once the sandbox is a package of its own)

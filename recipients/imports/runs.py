@@ -22,6 +22,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from recipients.imports.errors import ImportFileError
 from recipients.imports.reader import CsvReader, file_size
@@ -97,18 +98,29 @@ def _check_header(data: bytes, encoding: str) -> None:
 
 
 def _enqueue(run_id: int) -> None:
+    if not import_run_enqueue(run_id=run_id):
+        import_run_fail(run_id=run_id, error=NOT_QUEUED)
+
+
+def import_run_enqueue(*, run_id: int) -> bool:
+    """Put a job for this run on the queue (again); False if Redis cannot be reached. A second
+    job for the same run does nothing (see import_run_claim)."""
+    ImportRun.objects.filter(pk=run_id).update(enqueued_at=timezone.now())
     try:
         django_rq.get_queue(IMPORT_QUEUE).enqueue(
             IMPORT_JOB, run_id, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
         )
     except redis.RedisError as exc:
         log.warning("Import run #%s not queued (Redis unreachable): %s", run_id, exc)
-        import_run_fail(run_id=run_id, error=NOT_QUEUED)
+        return False
+    return True
 
 
 def import_run_claim(*, run_id: int) -> ImportRun | None:
     """Take a queued run (queued → running); None if it is not queued (any more)."""
-    if not ImportRun.objects.filter(pk=run_id, status=Status.QUEUED).update(status=Status.RUNNING):
+    if not ImportRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now()
+    ):
         return None
     return ImportRun.objects.select_related("created_by").get(pk=run_id)
 
