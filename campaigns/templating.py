@@ -16,6 +16,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.template import Template as DjangoTemplate
 from mjml import mjml2html
 
+from campaigns.exceptions import MissingVariable
 from campaigns.models import BodyFormat
 from campaigns.text import html_to_text
 
@@ -27,10 +28,6 @@ MJML_FOOTER = (
     "{{ postal_address }}</mj-text></mj-column></mj-section>"
 )
 HTML_FOOTER = '<p style="font-size:11px;color:#777777;text-align:center">{{ postal_address }}</p>'
-
-
-class MissingVariable(Exception):
-    """A {{ variable }} has no value for this recipient (strict templates only)."""
 
 
 class _StrictInvalid(str):

@@ -7,6 +7,9 @@ job sends hundreds of emails per request; on an idle system a lone message goes 
 
 A bulk drain gives way as soon as transactional work waits, and every drain stops after a time
 budget and hands over to a fresh job, so no queue is starved.
+
+One concern (the drain loop and the steps of one request), which the claim, the rendering,
+the provider and the recording it calls keep in modules of their own.
 """
 
 import logging

@@ -1,4 +1,8 @@
-"""The Message table is the queue's source of truth; Redis only carries signals about it."""
+"""The Message table is the queue's source of truth; Redis only carries signals about it.
+
+One concern (the queue's data and its invariants), longer than most modules because each
+model's indexes are spelled out with the reason for each.
+"""
 
 import uuid
 

@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from django.core import signing
 
+from recipients.exceptions import ConfirmationLinkExpired, ConfirmationLinkInvalid
+
 UNSUBSCRIBE_TOKEN_BYTES = 32  # 256 bits: 43 URL-safe characters
 UNSUBSCRIBE_TOKEN_MAX_LENGTH = 64
 CONFIRMATION_SALT = "recipients.subscription-confirmation"
@@ -37,14 +39,6 @@ def looks_like_unsubscribe_token(value: str) -> bool:
     return 20 <= len(value) <= UNSUBSCRIBE_TOKEN_MAX_LENGTH and all(
         c.isascii() and (c.isalnum() or c in "-_") for c in value
     )
-
-
-class ConfirmationLinkExpired(Exception):
-    pass
-
-
-class ConfirmationLinkInvalid(Exception):
-    pass
 
 
 def confirmation_token(subscription_id: int) -> str:

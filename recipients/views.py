@@ -13,11 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from recipients import selectors, services
+from recipients.exceptions import ConfirmationLinkExpired, ConfirmationLinkInvalid
 from recipients.forms import ALL_MARKETING, PreferencesForm
 from recipients.models import List, Recipient, Source, Subscription, Suppression
 from recipients.tokens import (
-    ConfirmationLinkExpired,
-    ConfirmationLinkInvalid,
     read_confirmation_token,
 )
 

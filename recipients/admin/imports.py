@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 
+from recipients.exceptions import ImportFileError
 from recipients.forms import ImportForm
-from recipients.imports.errors import ImportFileError
 from recipients.imports.progress import progress_read
 from recipients.imports.runs import import_submit
 from recipients.models import ImportRun, List

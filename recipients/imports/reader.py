@@ -12,7 +12,7 @@ import io
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from recipients.imports.errors import ImportFileError
+from recipients.exceptions import ImportFileError
 
 # The opening bytes of files people upload by mistake instead of a CSV export.
 BINARY_SIGNATURES = {

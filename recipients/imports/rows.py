@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
-from recipients.imports.errors import ImportFileError
+from recipients.exceptions import ImportFileError
 from recipients.normalise import MAX_EMAIL_LENGTH, is_common_address, normalise_email
 
 Reject = Callable[[int, list[str], str], None]  # (line, the row as given, reason)

@@ -24,7 +24,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from recipients.imports.errors import ImportFileError
+from recipients.exceptions import ImportFileError
 from recipients.imports.reader import CsvReader, file_size
 from recipients.imports.rows import RowParser
 from recipients.imports.summary import ImportSummary

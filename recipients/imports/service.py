@@ -22,7 +22,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from recipients.imports.errors import ImportFileError
+from recipients.exceptions import ImportFileError
 from recipients.imports.progress import Progress, StoredProgress
 from recipients.imports.read_ahead import read_ahead
 from recipients.imports.reader import CsvReader, file_size

@@ -11,8 +11,8 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection
 
 from queueing.models import Message
+from recipients.exceptions import ImportFileError
 from recipients.imports import postgres
-from recipients.imports.errors import ImportFileError
 from recipients.imports.service import recipients_import
 from recipients.imports.tuning import SWITCH_INTERVAL
 from recipients.management.commands import import_recipients as command

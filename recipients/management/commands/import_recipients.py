@@ -6,7 +6,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recipients.imports.errors import ImportFileError
+from recipients.exceptions import ImportFileError
 from recipients.imports.progress import BarProgress
 from recipients.imports.service import recipients_import
 from recipients.imports.tuning import short_switch_interval
