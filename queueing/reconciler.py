@@ -72,8 +72,12 @@ def try_reconcile(owner: str) -> ReconcileReport | None:
 def reconcile() -> ReconcileReport:
     report = ReconcileReport()
     report.released = release_due_scheduled()
-    for _name, step in hooks.reconcile_steps():
-        report.steps.update(step())
+    for name, step in hooks.reconcile_steps():
+        try:
+            report.steps.update(step())
+        except Exception:
+            # One app's step must not keep the queue's own recovery from running.
+            log.exception("Reconciler step %r failed; the rest of the pass goes on", name)
     report.lease_expired, report.worker_lost = recover_expired_messages()
     report.batches_recovered = recover_expired_batches()
     report.drains_requested = request_drains_for_due_work()

@@ -37,10 +37,12 @@ def render_pending(messages: list[Message]) -> RenderReport:
         return report
     render = hooks.renderer()
     if render is None:
-        report.failed.update(
-            {m.pk: "no renderer is registered for late rendering" for m in pending}
+        # A wiring fault of this process, not of the messages: fail the job (the lease
+        # brings them back, to a worker that has the renderer), never the messages.
+        raise RuntimeError(
+            "messages need rendering but no renderer is registered (is the campaigns app "
+            "in INSTALLED_APPS?)"
         )
-        return report
     results = render(pending)
     for message in pending:
         content = results.get(message.pk, RenderFailed("the renderer returned nothing"))

@@ -5,10 +5,12 @@ services, so validation and enqueueing are the same whatever the door; every sta
 goes through queueing.state_machine.
 """
 
+import inspect
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -53,50 +55,33 @@ class _Prepared:
     files: list[AttachmentInput]
 
 
-def _prepare(
-    *,
-    to: Sequence[str] | str,
-    subject: str,
-    html: str = "",
-    text: str = "",
-    from_email: str | None = None,
-    cc: Sequence[str] | str | None = None,
-    bcc: Sequence[str] | str | None = None,
-    reply_to: Sequence[str] | str | None = None,
-    headers: dict[str, str] | None = None,
-    tags: list[dict[str, str]] | None = None,
-    attachments: Sequence[AttachmentInput] = (),
-    priority: str = Priority.TRANSACTIONAL,
-    scheduled_at: datetime | None = None,
-    source: str = Source.SERVICE,
-    created_by: AbstractBaseUser | None = None,
-    campaign_id: int | None = None,
-    recipient_id: int | None = None,
-    max_attempts: int | None = None,
-    is_test: bool = False,
-) -> _Prepared:
-    """Validate everything and build the unsaved row; raises ValidationError keyed by field."""
+def _prepare(fields: Mapping[str, Any]) -> _Prepared:
+    """Validate everything and build the unsaved row; raises ValidationError keyed by field.
+    `fields` are message_create's keyword arguments (an unknown one is a TypeError)."""
+    bound = _MESSAGE_FIELDS.bind(**fields)
+    bound.apply_defaults()
+    f = SimpleNamespace(**bound.arguments)
     now = timezone.now()
     message = Message(
-        from_email=validation.validate_sender(from_email or settings.MAILHUB_DEFAULT_FROM),
-        to=validation.normalise_addresses(to, "to", required=True),
-        cc=validation.normalise_addresses(cc, "cc"),
-        bcc=validation.normalise_addresses(bcc, "bcc"),
-        reply_to=validation.normalise_addresses(reply_to, "reply_to"),
-        subject=validation.validate_subject(subject),
-        headers=validation.validate_headers(headers),
-        tags=validation.validate_tags(tags),
-        priority=_validate_priority(priority),
-        source=source,
-        created_by=created_by if created_by and created_by.is_authenticated else None,
-        campaign_id=campaign_id,
-        recipient_id=recipient_id,
-        max_attempts=max_attempts or settings.MAILHUB_MAX_ATTEMPTS,
-        is_test=is_test,
+        from_email=validation.validate_sender(f.from_email or settings.MAILHUB_DEFAULT_FROM),
+        to=validation.normalise_addresses(f.to, "to", required=True),
+        cc=validation.normalise_addresses(f.cc, "cc"),
+        bcc=validation.normalise_addresses(f.bcc, "bcc"),
+        reply_to=validation.normalise_addresses(f.reply_to, "reply_to"),
+        subject=validation.validate_subject(f.subject),
+        headers=validation.validate_headers(f.headers),
+        tags=validation.validate_tags(f.tags),
+        priority=_validate_priority(f.priority),
+        source=f.source,
+        created_by=f.created_by if f.created_by and f.created_by.is_authenticated else None,
+        campaign_id=f.campaign_id,
+        recipient_id=f.recipient_id,
+        max_attempts=f.max_attempts or settings.MAILHUB_MAX_ATTEMPTS,
+        is_test=f.is_test,
     )
-    message.html, message.text = validation.validate_body(html, text)
-    files = _validate_attachments(attachments)
-    scheduled_at = _validate_schedule(scheduled_at, now)
+    message.html, message.text = validation.validate_body(f.html, f.text)
+    files = _validate_attachments(f.attachments)
+    scheduled_at = _validate_schedule(f.scheduled_at, now)
     # A message with attachments goes alone where the provider's batches take none.
     message.send_alone = bool(files) and not get_provider().batch_allows_attachments
     message.uuid = uuid.uuid4()
@@ -138,6 +123,10 @@ def message_create(
     return message
 
 
+# The fields of a message, as message_create takes them (messages_create_many too).
+_MESSAGE_FIELDS = inspect.signature(message_create)
+
+
 def messages_create_many(items: Sequence[dict[str, Any]]) -> list[Message]:
     """Validate and store several messages in one transaction: all of them or, if any is
     invalid, none (the ValidationError names the item: "emails[3].to: ..."). Asks for one drain
@@ -145,7 +134,7 @@ def messages_create_many(items: Sequence[dict[str, Any]]) -> list[Message]:
     prepared = []
     for index, fields in enumerate(items):
         try:
-            prepared.append(_prepare(**fields))
+            prepared.append(_prepare(fields))
         except ValidationError as exc:
             if len(items) == 1:
                 raise

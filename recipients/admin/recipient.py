@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from recipients import services
-from recipients.admin.actions import action_form, intermediate_page
+from recipients.admin.actions import action_form, intermediate_page, lift_suppressions
 from recipients.admin.filters import (
     OnListFilter,
     SubscriptionStatusFilter,
@@ -13,7 +13,7 @@ from recipients.admin.filters import (
     suppressed_exists,
 )
 from recipients.admin.pagination import CappedCountPaginator
-from recipients.forms import ChooseListForm, SuppressForm, UnsuppressForm
+from recipients.forms import ChooseListForm, SuppressForm
 from recipients.models import Recipient, Source, Subscription, SubscriptionEvent
 from recipients.unsubscribe import preferences_url, unsubscribe_url
 
@@ -173,19 +173,6 @@ class RecipientAdmin(admin.ModelAdmin):
 
     @admin.action(description="Remove suppression (with a reason)…")
     def unsuppress(self, request, queryset):
-        form = action_form(UnsuppressForm, request)
-        if not form.is_valid():
-            return intermediate_page(
-                self, request, queryset, form, title="Remove suppressions", action="unsuppress"
-            )
-        lifted = sum(
-            services.suppression_delete(
-                email=email,
-                reason=form.cleaned_data["reason"],
-                source=Source.ADMIN,
-                created_by=request.user,
-            )
-            for email in queryset.values_list("email", flat=True).iterator()
+        return lift_suppressions(
+            self, request, queryset, title="Remove suppressions", action="unsuppress"
         )
-        self.message_user(request, f"Lifted {lifted:,} suppressions.")
-        return None

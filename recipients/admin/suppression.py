@@ -5,9 +5,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from recipients import services
-from recipients.admin.actions import action_form, intermediate_page
+from recipients.admin.actions import lift_suppressions
 from recipients.admin.pagination import CappedCountPaginator
-from recipients.forms import UnsuppressForm
 from recipients.models import Source, Suppression
 
 
@@ -54,19 +53,4 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Lift suppression (with a reason)…")
     def lift(self, request, queryset):
-        form = action_form(UnsuppressForm, request)
-        if not form.is_valid():
-            return intermediate_page(
-                self, request, queryset, form, title="Lift suppressions", action="lift"
-            )
-        lifted = sum(
-            services.suppression_delete(
-                email=email,
-                reason=form.cleaned_data["reason"],
-                source=Source.ADMIN,
-                created_by=request.user,
-            )
-            for email in queryset.values_list("email", flat=True)
-        )
-        self.message_user(request, f"Lifted {lifted:,} suppressions.")
-        return None
+        return lift_suppressions(self, request, queryset, title="Lift suppressions", action="lift")

@@ -426,3 +426,48 @@ def test_a_chunk_written_while_the_campaign_is_cancelled_is_rolled_back(
     monkeypatch.setattr(fanout, "write_chunk", write_then_cancelled)
     assert fanout.fanout_run(campaign_id=campaign.pk) == 0
     assert not Message.objects.exists() and counters(campaign)["queued"] == 0
+
+
+def test_a_message_retried_after_its_campaign_finished_is_sent(
+    sandbox, deliver_all, make_campaign, make_list, subscribe
+):
+    # Only paused and cancelled campaigns hold their messages back (queueing.holds): a failed
+    # message retried by hand once its campaign is "sent" goes out, and is counted.
+    from campaigns.services import template_create
+    from queueing.services import message_retry
+    from recipients.models import Recipient
+
+    strict = template_create(
+        name="Plan",
+        slug="plan",
+        subject="Hi",
+        body_format="html",
+        body="<p>Your plan: {{ recipient.attributes.plan }}</p><a href='{{ unsubscribe_url }}'>x</a>",
+    )
+    news = make_list()
+    subscribe(news, 2, plan="pro")
+    subscribe(news, 1, start=2)  # no plan attribute: its message fails to render
+    campaign = make_campaign([news], template=strict)
+    campaign_send(campaign=campaign)
+    deliver_all(timeout=60)
+    campaign.refresh_from_db()
+    assert campaign.status == "sent" and counters(campaign)["failed"] == 1
+    failed = Message.objects.get(status=MessageStatus.FAILED)
+    Recipient.objects.filter(email=failed.to[0]).update(attributes={"plan": "basic"})
+    assert message_retry(message=failed)
+    deliver_all(timeout=60)
+    failed.refresh_from_db()
+    assert failed.status == MessageStatus.SENT and len(sandbox.emails()) == 3
+    assert counters(campaign)["sent"] == 3 and counters(campaign)["failed"] == 0
+
+
+def test_a_failing_reconcile_step_does_not_stop_the_pass(monkeypatch):
+    from queueing import hooks
+    from queueing.reconciler import reconcile
+
+    def broken() -> dict:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(hooks._reconcile_steps, "broken", broken)
+    report = reconcile()  # the campaigns step still ran, and the queue's own steps after it
+    assert "campaigns_started" in report.steps
