@@ -1,4 +1,8 @@
-"""What a call to Resend came to, as small values the worker can match on."""
+"""What a call to the provider came to, as small values the worker can match on.
+
+Provider-neutral: each provider maps its own answers to these (Resend's mapping, by status
+and error name, is queueing/resend/answers.py).
+"""
 
 from dataclasses import dataclass, field
 
@@ -10,14 +14,15 @@ class Sent:
 
 @dataclass(frozen=True)
 class Transient:
-    """Worth another try with the same key and body: network error, timeout, 5xx, 409 busy."""
+    """Worth another try with the same key and body: a network error, a timeout, a server
+    error, the same key still being processed."""
 
     error: str
 
 
 @dataclass(frozen=True)
 class RateLimited:
-    """429 rate_limit_exceeded: wait `retry_after` seconds; costs the message no attempt."""
+    """The provider's rate limit: wait `retry_after` seconds; costs the message no attempt."""
 
     retry_after: float
     error: str
@@ -25,7 +30,7 @@ class RateLimited:
 
 @dataclass(frozen=True)
 class QuotaExhausted:
-    """429 daily/monthly quota: sending pauses until the quota resets."""
+    """A daily or monthly quota used up: sending pauses until the quota resets."""
 
     retry_after: float
     error: str
@@ -33,22 +38,21 @@ class QuotaExhausted:
 
 @dataclass(frozen=True)
 class SendingNotAllowed:
-    """401/403: the key (or the account) cannot send; all sending pauses, nothing fails."""
+    """The key (or the account) cannot send: all sending pauses, nothing fails."""
 
     error: str
 
 
 @dataclass(frozen=True)
 class Rejected:
-    """Resend refused the email itself (validation): never retried."""
+    """The provider refused the email itself (validation): never retried."""
 
     error: str
 
 
 @dataclass(frozen=True)
 class IdempotencyConflict:
-    """409 invalid_idempotent_request: an earlier attempt under this key was accepted with
-    another body. The message must not be sent again under any key; a person decides."""
+    """An earlier attempt under this key was accepted with another body. The message must not be sent again under any key; a person decides."""
 
     error: str
 

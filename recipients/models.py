@@ -1,4 +1,5 @@
-"""The people mailhub emails, the lists they are on, and the addresses that must not be mailed."""
+"""The people mailhub emails, the lists they are on, and the addresses that must not be mailed
+(one concern: the recipients data and its invariants, with the reason for each index)."""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError

@@ -1,4 +1,4 @@
-"""Resend's email endpoints.
+"""Resend's email endpoints, as the sandbox serves them (one concern: the request pipeline).
 
 Every request goes through the same steps, in this order:
 route (404/405) → auth (401/403) → rate limit (429) → Idempotency-Key syntax (400) →
