@@ -67,12 +67,21 @@ def check_created(status: str) -> None:
     check(None, status)
 
 
+def _in(froms: tuple[str, ...]) -> dict[str, Any]:
+    # `status = %s` for the common single status: simpler SQL, and cheaper to compile.
+    return {"status": froms[0]} if len(froms) == 1 else {"status__in": froms}
+
+
 def move(rows: QuerySet[Message], to: str, *, from_: str | Iterable[str], **fields: Any) -> int:
-    """Set `to` (and `fields`) on those of `rows` still in `from_`; returns how many moved."""
+    """Set `to` (and `fields`) on those of `rows` still in `from_`; returns how many moved.
+    A move from a status to itself writes `fields` only (content under a claim): it sets
+    neither the status nor, unless given, updated_at."""
     froms = _froms(from_)
     check(froms, to)
-    fields.setdefault("updated_at", timezone.now())
-    return rows.filter(status__in=froms).update(status=to, **fields)
+    if froms != (to,):
+        fields["status"] = to
+        fields.setdefault("updated_at", timezone.now())
+    return rows.filter(**_in(froms)).update(**fields)
 
 
 def move_each(
@@ -88,10 +97,10 @@ def move_each(
     statement (queueing.bulk_sql.update_rows): the send path's writes of 100 rows."""
     check(from_, to)
     also = dict(set_also or {})
-    if "updated_at" not in columns:
-        also.setdefault("updated_at", timezone.now())
     if to != from_:
         also["status"] = to
+        if "updated_at" not in columns:
+            also.setdefault("updated_at", timezone.now())
     return update_rows(
         Message, columns, values, set_also=also, where={**(where or {}), "status": from_}
     )
@@ -102,7 +111,7 @@ def move_batch(
 ) -> int:
     froms = _froms(from_)
     check(froms, to, table=BATCH_TRANSITIONS)
-    return rows.filter(status__in=froms).update(status=to, **fields)
+    return rows.filter(**_in(froms)).update(status=to, **fields)
 
 
 def check_batch_created(status: str) -> None:

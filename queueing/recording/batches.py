@@ -77,12 +77,13 @@ def answered(claim: BatchClaim, items: list[Sent | Rejected]) -> str:
             where={"batch": batch.pk},
         )
         where = f"batch #{batch.pk}, attempt {batch.attempts}"
+        accepted_by = f"accepted by {provider_name()} as"
         add_events(
             (
                 (
                     m.pk,
                     EventKind.SENT,
-                    f"accepted by {provider_name()} as {sent[m.pk]} ({where})",
+                    f"{accepted_by} {sent[m.pk]} ({where})",
                     {"batch": batch.pk, "attempt": batch.attempts, "provider_id": sent[m.pk]},
                 )
                 if m.pk in sent
