@@ -31,6 +31,17 @@ def clean_redis() -> Iterator[redis.Redis]:
     client.close()
 
 
+@pytest.fixture(autouse=True)
+def fresh_claim_cursors() -> Iterator[None]:
+    """Claims walk on from the last id this process claimed; a test must not inherit another
+    test's position (ids are reused after a rollback)."""
+    from queueing.claims import stored
+
+    stored._cursors.clear()
+    yield
+    stored._cursors.clear()
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
     server = SandboxServer(host="127.0.0.1", port=0, config=SandboxConfig()).start()
