@@ -10,9 +10,11 @@ reconciler asks again once Redis answers.
 
 import contextlib
 import logging
+import os
 
 import django_rq
 import redis
+from django.conf import settings
 from django.db import transaction
 from rq import Queue
 
@@ -26,9 +28,19 @@ JOB_TIMEOUT = 600  # a drain stops itself after about ten seconds; this only gua
 FLAG_TTL = 60  # a flag whose job was lost clears itself; the reconciler asks again
 
 
+# One queue object per process and configuration: django_rq opens a new Redis connection
+# for every queue it returns, and a drain asks for the transactional queue's length before
+# every request (a connection set up per request cost more than the question).
+_queues: dict[tuple[int, str, str], Queue] = {}
+
+
 def queue_for(priority: str) -> Queue:
     name = "bulk" if priority == Priority.BULK else "transactional"
-    return django_rq.get_queue(name)
+    key = (os.getpid(), name, repr(settings.RQ_QUEUES.get(name)))
+    queue = _queues.get(key)
+    if queue is None:
+        queue = _queues[key] = django_rq.get_queue(name)
+    return queue
 
 
 def drain_flag(priority: str) -> str:
