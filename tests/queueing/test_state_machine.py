@@ -35,7 +35,6 @@ def moves(monkeypatch) -> list[tuple[str | None, str]]:
         return original(from_, to, table=table)
 
     monkeypatch.setattr(state_machine, "check", spy)
-    claims.stored._cursors.clear()
     return seen
 
 
