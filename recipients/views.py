@@ -120,8 +120,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     )
     # Bounces, complaints and staff decisions are not the recipient's to lift.
     blocked = suppression is not None and not own_unsubscribe
+    # Not `request.POST or None`: with every box unticked a browser posts an empty body, and
+    # that must save (leave every list), not redisplay the page.
     form = PreferencesForm(
-        request.POST or None, subscriptions=subscriptions, unsubscribed_all=own_unsubscribe
+        request.POST if request.method == "POST" else None,
+        subscriptions=subscriptions,
+        unsubscribed_all=own_unsubscribe,
     )
     if request.method == "POST" and form.is_valid():
         _apply_preferences(recipient, form, subscriptions, own_unsubscribe, blocked)
