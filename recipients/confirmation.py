@@ -32,7 +32,10 @@ def _claim_send(subscription: Subscription) -> bool:
     whatever the caller has read), and the stamp lives in the database: flushing Redis does not
     reopen the window."""
     now = timezone.now()
-    window = timedelta(seconds=settings.MAILHUB_CONFIRMATION_RESEND_SECONDS)
+    # Never longer than a link lives: a re-tick after the last link expired must get a new one.
+    window = min(
+        timedelta(seconds=settings.MAILHUB_CONFIRMATION_RESEND_SECONDS), CONFIRMATION_MAX_AGE
+    )
     claimed = (
         Subscription.objects.filter(pk=subscription.pk)
         .filter(Q(confirmation_sent_at__isnull=True) | Q(confirmation_sent_at__lte=now - window))

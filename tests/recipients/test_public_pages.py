@@ -18,6 +18,7 @@ from recipients import services
 from recipients.confirmation import confirmation_send
 from recipients.imports.service import recipients_import
 from recipients.models import List, Recipient, Source, Subscription, Suppression
+from recipients.tokens import CONFIRMATION_MAX_AGE
 from recipients.unsubscribe import one_click_unsubscribe_url, preferences_url, unsubscribe_url
 
 pytestmark = pytest.mark.django_db
@@ -292,6 +293,15 @@ def test_a_confirmation_can_go_again_after_the_window(jane, client, settings):
     settings.MAILHUB_CONFIRMATION_RESEND_SECONDS = 0  # no window: every re-tick sends
     toggle(client, jane, digest, 2)
     assert Message.objects.count() == 4
+
+    # A window longer than a link lives is cut to the link's life (14 days): once the last
+    # link has expired, a re-tick gets a new one.
+    settings.MAILHUB_CONFIRMATION_RESEND_SECONDS = 365 * 24 * 3600
+    Subscription.objects.filter(pk=digest.pk).update(
+        confirmation_sent_at=timezone.now() - CONFIRMATION_MAX_AGE
+    )
+    toggle(client, jane, digest, 2)
+    assert Message.objects.count() == 5
 
 
 def test_the_window_is_per_list_and_per_person(jane, client):
