@@ -181,6 +181,9 @@ MAILHUB_BASE_URL = env.str("MAILHUB_BASE_URL", default="http://127.0.0.1:8000")
 # The largest CSV file the admin's import page accepts. It is kept in the database until a
 # worker has imported it (about 500,000 rows of six columns at the default).
 MAILHUB_IMPORT_MAX_BYTES = env.int("MAILHUB_IMPORT_MAX_BYTES", default=32 * 1024 * 1024)
+# A double opt-in confirmation email goes to one person for one list at most once in this
+# many seconds, however often the list is re-ticked or staff subscribe them again.
+MAILHUB_CONFIRMATION_RESEND_SECONDS = env.int("MAILHUB_CONFIRMATION_RESEND_SECONDS", default=3600)
 
 LOGGING = {
     "version": 1,

@@ -2,14 +2,19 @@
 
 from django import forms
 from django.core.validators import FileExtensionValidator
+from django.utils.text import capfirst
 
 from recipients.models import List, Subscription, Suppression
+from recipients.public_names import list_public_description, list_public_name
 
 ALL_MARKETING = "all_marketing"
 
 
 class PreferencesForm(forms.Form):
-    """One checkbox per list the person was ever on, plus "stop all marketing email"."""
+    """One checkbox per list the person was ever on, plus "stop all marketing email".
+
+    Lists are named as recipients may see them (recipients.public_names): an internal list's
+    name and description never reach the page."""
 
     def __init__(self, *args, subscriptions: list[Subscription], unsubscribed_all: bool, **kw):
         super().__init__(*args, **kw)
@@ -17,8 +22,8 @@ class PreferencesForm(forms.Form):
         for subscription in subscriptions:
             self.fields[self.field_name(subscription)] = forms.BooleanField(
                 required=False,
-                label=subscription.list.name,
-                help_text=subscription.list.description,
+                label=capfirst(list_public_name(subscription.list)),
+                help_text=list_public_description(subscription.list),
                 initial=subscription.status != Subscription.Status.UNSUBSCRIBED,
             )
         self.fields[ALL_MARKETING] = forms.BooleanField(
@@ -34,6 +39,11 @@ class PreferencesForm(forms.Form):
 
     def list_fields(self):
         return [self[self.field_name(s)] for s in self.subscriptions]
+
+    def list_rows(self) -> list[tuple[forms.BoundField, bool]]:
+        """(checkbox, waiting for the person's confirmation) per list, for the template."""
+        pending = Subscription.Status.PENDING
+        return [(self[self.field_name(s)], s.status == pending) for s in self.subscriptions]
 
 
 class ImportForm(forms.Form):

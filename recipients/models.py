@@ -91,6 +91,14 @@ class List(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     opt_in = models.CharField(max_length=8, choices=OptIn.choices, default=OptIn.SINGLE)
+    # An internal list's name and description never appear on a public page or in a
+    # confirmation email (recipients.public_names): names such as "Churn risk" are for staff.
+    internal = models.BooleanField(
+        default=False,
+        help_text="Hide this list's name and description from recipients: public pages and "
+        'confirmation emails call it "a mailing list of" the sender. Its slug still appears '
+        "in unsubscribe links, so give it a slug that says nothing either.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -127,6 +135,10 @@ class Subscription(models.Model):
     # Set when the address owner confirmed (double opt-in) or an import vouched for them.
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # When the last double opt-in confirmation email was queued: at most one per
+    # MAILHUB_CONFIRMATION_RESEND_SECONDS (recipients.confirmation). Kept in the database, not
+    # Redis, so a flush cannot let a burst of re-ticks mail the person again.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -123,8 +123,24 @@ def suppression_for(email: str) -> Suppression | None:
 
 
 def preference_subscriptions(recipient: Recipient) -> QuerySet[Subscription]:
-    """The lists a recipient can manage on the preference page: every list they were ever on."""
-    return recipient.subscriptions.select_related("list").order_by("list__name")
+    """The lists a recipient sees and manages on the preference page: every list they have a
+    subscription row for (subscribed, pending or unsubscribed), and no other.
+
+    "Lists they may join" adds nothing: a List has no flag that opens it to self-service, so
+    no list is offered to people who were never on it (a list's name would otherwise reach
+    everyone holding any token). Internal lists appear under a neutral name
+    (recipients.public_names)."""
+    return recipient.subscriptions.select_related("list").order_by(
+        "list__internal", "list__name", "list_id"
+    )
+
+
+def recipient_list_by_slug(recipient: Recipient, slug: str) -> List | None:
+    """The list with this slug if `recipient` has a subscription to it (any status), else None
+    (also when no list has the slug: callers cannot tell the two apart)."""
+    if not slug:
+        return None
+    return List.objects.filter(slug=slug, subscriptions__recipient=recipient).first()
 
 
 def lists_with_counts() -> QuerySet[List]:

@@ -29,6 +29,8 @@ Status = Subscription.Status
 
 # A stronger suppression replaces a weaker one; never the other way round.
 SCOPE_STRENGTH = {Suppression.Scope.MARKETING: 1, Suppression.Scope.ALL: 2}
+# The fields subscription_create writes on an existing row (besides the per-branch ones).
+CHANGED_ON_SUBSCRIBE = ["status", "source", "unsubscribed_at", "updated_at"]
 
 
 def recipient_get_or_create(
@@ -84,7 +86,9 @@ def subscription_create(
     """Subscribe `recipient` to `list`; idempotent.
 
     On a double opt-in list the subscription stays pending and a confirmation email is queued
-    (again, if it was already pending); it counts for campaigns only once confirmed."""
+    (again, if it was already pending), but at most one per MAILHUB_CONFIRMATION_RESEND_SECONDS
+    (recipients.confirmation): unticking and re-ticking a list, or staff subscribing someone
+    twice, cannot flood a mailbox. It counts for campaigns only once confirmed."""
     now = timezone.now()
     with transaction.atomic():
         subscription, created = Subscription.objects.select_for_update().get_or_create(
@@ -97,12 +101,13 @@ def subscription_create(
         if list.is_double_opt_in:
             subscription.status = Status.PENDING
             subscription.confirmed_at = None
-            subscription.save()
+            # Not confirmation_sent_at: confirmation_send owns it (a conditional update).
+            subscription.save(update_fields=[*CHANGED_ON_SUBSCRIBE, "confirmed_at"])
             confirmation_send(subscription=subscription, source=source, created_by=created_by)
             return subscription
         subscription.status = Status.SUBSCRIBED
         subscription.subscribed_at = now
-        subscription.save()
+        subscription.save(update_fields=[*CHANGED_ON_SUBSCRIBE, "subscribed_at"])
         event_record(
             kind=Kind.SUBSCRIBED,
             email=recipient.email,

@@ -16,6 +16,7 @@ from recipients import selectors, services
 from recipients.exceptions import ConfirmationLinkExpired, ConfirmationLinkInvalid
 from recipients.forms import ALL_MARKETING, PreferencesForm
 from recipients.models import List, Recipient, Source, Subscription, Suppression
+from recipients.public_names import list_public_name
 from recipients.tokens import (
     read_confirmation_token,
 )
@@ -42,13 +43,21 @@ def _page(request: HttpRequest, template: str, context: dict) -> HttpResponse:
     return response
 
 
-def _list_from_query(request: HttpRequest) -> List | None:
-    slug = request.GET.get("list", "")
-    return List.objects.filter(slug=slug).first() if slug else None
+def _list_from_query(request: HttpRequest, recipient: Recipient) -> List | None:
+    """The `?list=` of an unsubscribe link, only if the token's owner has a subscription to it
+    (in any status). Another list's slug is treated exactly like an unknown or absent one, so
+    the page reveals nothing about lists that are not the person's, not even that they exist."""
+    return selectors.recipient_list_by_slug(recipient, request.GET.get("list", ""))
 
 
-def _context(recipient: Recipient, **extra) -> dict:
-    return {"masked_email": mask_email(recipient.email), "recipient": recipient, **extra}
+def _context(recipient: Recipient, *, list: List | None = None, **extra) -> dict:
+    """Templates get `list_name` (recipients.public_names), never the List itself: an internal
+    list's name must not reach a public page."""
+    return {
+        "masked_email": mask_email(recipient.email),
+        "list_name": list_public_name(list) if list is not None else "",
+        **extra,
+    }
 
 
 @csrf_exempt
@@ -59,7 +68,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     recipient = selectors.recipient_by_token(token)
     if recipient is None:
         return invalid_link(request)
-    target = _list_from_query(request)
+    target = _list_from_query(request, recipient)
     context = _context(
         recipient, list=target, preferences_url=reverse("recipients:preferences", args=[token])
     )
@@ -92,7 +101,7 @@ def one_click_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             content_type="text/plain",
         )
     services.recipient_unsubscribe(
-        recipient=recipient, list=_list_from_query(request), source="one-click"
+        recipient=recipient, list=_list_from_query(request, recipient), source="one-click"
     )
     return HttpResponse("You are unsubscribed.", content_type="text/plain")
 
@@ -111,8 +120,12 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     )
     # Bounces, complaints and staff decisions are not the recipient's to lift.
     blocked = suppression is not None and not own_unsubscribe
+    # Not `request.POST or None`: with every box unticked a browser posts an empty body, and
+    # that must save (leave every list), not redisplay the page.
     form = PreferencesForm(
-        request.POST or None, subscriptions=subscriptions, unsubscribed_all=own_unsubscribe
+        request.POST if request.method == "POST" else None,
+        subscriptions=subscriptions,
+        unsubscribed_all=own_unsubscribe,
     )
     if request.method == "POST" and form.is_valid():
         _apply_preferences(recipient, form, subscriptions, own_unsubscribe, blocked)
@@ -168,8 +181,8 @@ def confirm_subscription(request: HttpRequest, token: str) -> HttpResponse:
     )
     if subscription is None:
         return invalid_link(request)
-    context = _context(subscription.recipient, subscription=subscription, list=subscription.list)
     if request.method == "POST":
         services.subscription_confirm(subscription=subscription)
         subscription.refresh_from_db()
+    context = _context(subscription.recipient, list=subscription.list, status=subscription.status)
     return _page(request, "recipients/confirm.html", context)

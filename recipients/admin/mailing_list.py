@@ -17,11 +17,15 @@ class ListAdmin(admin.ModelAdmin):
         "name",
         "slug",
         "opt_in",
+        "internal",
         "subscribed_count",
         "pending_count",
         "unsubscribed_count",
         "import_link",
     ]
+    list_filter = ["internal", "opt_in"]
+    # `internal` hides the name from recipients (recipients.public_names).
+    fields = ["name", "slug", "description", "opt_in", "internal"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]
     change_list_template = "recipients/admin/list_change_list.html"
