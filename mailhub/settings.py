@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "recipients",
     "campaigns",
     "queueing",
+    "audit",
 ]
 
 MIDDLEWARE = [

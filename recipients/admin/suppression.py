@@ -27,11 +27,8 @@ class SuppressionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # lifting needs a reason: use the action
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("recipients.change_suppression"):
-            actions.pop("lift", None)
-        return actions
+    def has_lift_permission(self, request) -> bool:
+        return request.user.has_perm("recipients.lift_suppression")
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -51,6 +48,6 @@ class SuppressionAdmin(admin.ModelAdmin):
             return
         obj.pk = created.pk
 
-    @admin.action(description="Lift suppression (with a reason)…")
+    @admin.action(description="Lift suppression (with a reason)…", permissions=["lift"])
     def lift(self, request, queryset):
         return lift_suppressions(self, request, queryset, title="Lift suppressions", action="lift")
