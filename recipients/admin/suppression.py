@@ -4,6 +4,7 @@ reason (plain delete is off), by people who may change them."""
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from audit.services import audit_record
 from recipients import services
 from recipients.admin.actions import lift_suppressions
 from recipients.admin.pagination import CappedCountPaginator
@@ -32,7 +33,15 @@ class SuppressionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            # Editing (e.g. narrowing "all" to "marketing") is a partial lift: managers only
+            # (change_suppression), and audited like one.
             super().save_model(request, obj, form, change)
+            audit_record(
+                actor=request.user,
+                action="suppression.change",
+                target_label=obj.email,
+                detail={"changed": form.changed_data, "reason": obj.reason, "scope": obj.scope},
+            )
             return
         try:
             created = services.suppression_create(

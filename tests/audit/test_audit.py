@@ -150,3 +150,16 @@ def test_the_log_is_readable_by_managers_and_changed_by_nobody(client_for, user_
     assert (
         superuser.post(reverse("admin:audit_auditentry_delete", args=[entry.pk])).status_code == 403
     )
+
+
+def test_editing_a_suppression_is_audited_and_for_managers_only(client_for, suppressed) -> None:
+    url = reverse("admin:recipients_suppression_change", args=[suppressed.pk])
+    data = {"reason": "complaint", "scope": "marketing", "note": "narrowed"}
+    assert client_for("sender").post(url, data).status_code == 403
+    suppressed.refresh_from_db()
+    assert suppressed.scope == "all"
+    assert client_for("manager").post(url, data).status_code == 302
+    suppressed.refresh_from_db()
+    assert suppressed.scope == "marketing"
+    entry = AuditEntry.objects.get(action="suppression.change")
+    assert entry.actor_name == "manager" and "scope" in entry.detail["changed"]
