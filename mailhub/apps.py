@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class MailhubConfig(AppConfig):
@@ -8,5 +9,8 @@ class MailhubConfig(AppConfig):
     def ready(self) -> None:
         from mailhub import checks  # noqa: F401  (registers the system checks)
         from mailhub.postgres_timestamps import use_fast_timestamp_loader
+        from mailhub.roles import sync_roles_after_migrate
 
         use_fast_timestamp_loader()
+        # No sender: mailhub has no models, so post_migrate is never sent for it.
+        post_migrate.connect(sync_roles_after_migrate, dispatch_uid="mailhub.roles.sync")

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "recipients",
     "campaigns",
     "queueing",
+    "audit",
 ]
 
 MIDDLEWARE = [

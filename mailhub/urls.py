@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
+from django_rq.urls import urlpatterns as rq_urlpatterns
+
+from mailhub.rq_access import guard_patterns
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -8,7 +11,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
-    path("admin/rq/", include("django_rq.urls")),
+    # django-rq's pages, each behind mailhub.rq_access (its own check is only "is staff").
+    path("admin/rq/", include((guard_patterns(rq_urlpatterns), "django_rq"))),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("recipients.urls")),

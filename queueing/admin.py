@@ -173,10 +173,18 @@ class MessageAdmin(admin.ModelAdmin):
             obj.get_status_display(),
         )
 
-    @admin.action(description="Retry selected failed messages")
+    # Actions are offered, and run, only for those holding their permission (mailhub/roles.py).
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("queueing.retry_message")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("queueing.cancel_message")
+
+    @admin.action(description="Retry selected failed messages", permissions=["retry"])
     def retry_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         retried = sum(
-            message_retry(message=m) for m in queryset.filter(status=MessageStatus.FAILED)
+            message_retry(message=m, actor=request.user)
+            for m in queryset.filter(status=MessageStatus.FAILED)
         )
         skipped = queryset.count() - retried
         self.message_user(request, f"{retried} message(s) queued again.", messages.SUCCESS)
@@ -189,10 +197,13 @@ class MessageAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Cancel selected queued or scheduled messages")
+    @admin.action(
+        description="Cancel selected queued or scheduled messages", permissions=["cancel"]
+    )
     def cancel_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
         cancelled = sum(
-            message_cancel(message=m, reason="cancelled in the admin") for m in queryset
+            message_cancel(message=m, reason="cancelled in the admin", actor=request.user)
+            for m in queryset
         )
         skipped = queryset.count() - cancelled
         self.message_user(request, f"{cancelled} message(s) cancelled.", messages.SUCCESS)

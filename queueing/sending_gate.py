@@ -11,7 +11,9 @@ import time
 from dataclasses import dataclass
 
 import redis
+from django.contrib.auth.models import AbstractBaseUser
 
+from audit.services import audit_record
 from queueing.connection import get_redis
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,11 @@ class SendingPause:
         return max(self.until - time.time(), 0.0)
 
 
-def pause_sending(reason: str, seconds: float) -> None:
+def pause_sending(reason: str, seconds: float, *, actor: AbstractBaseUser | None = None) -> None:
+    """Pause all sending for `seconds`; `actor` is the person who did it (audit log), none
+    when the provider's answer did (the permission for people: queueing.pause_sending)."""
     seconds = max(seconds, 1.0)
+    audit_record(actor=actor, action="sending.pause", detail={"reason": reason, "seconds": seconds})
     log.error("Sending paused for %.0f s: %s", seconds, reason)
     value = json.dumps({"reason": reason, "until": time.time() + seconds})
     try:
@@ -50,5 +55,6 @@ def current_pause() -> SendingPause | None:
     return SendingPause(reason=data["reason"], until=float(data["until"]))
 
 
-def resume_sending() -> None:
+def resume_sending(*, actor: AbstractBaseUser | None = None) -> None:
     get_redis().delete(PAUSE_KEY)
+    audit_record(actor=actor, action="sending.resume")

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.services import actor_name, audit_record, audit_record_many
 from queueing import state_machine, validation
 from queueing.enqueue import request_drain_on_commit
 from queueing.events import add_events
@@ -163,18 +164,39 @@ def messages_create_many(items: Sequence[dict[str, Any]]) -> list[Message]:
             for i, f in enumerate(p.files)
         )
         add_events(
-            (m.pk, EventKind.SCHEDULED, f"scheduled for {m.scheduled_at.isoformat()}", {})
+            (m.pk, EventKind.SCHEDULED, f"scheduled for {m.scheduled_at.isoformat()}", _by(m))
             if m.status == MessageStatus.SCHEDULED
-            else (m.pk, EventKind.QUEUED, m.source, {})
+            else (m.pk, EventKind.QUEUED, m.source, _by(m))
             for m in messages
         )
+        # Who asked for each message (none for the system's own: its created_by is empty).
+        for actor in {m.created_by for m in messages if m.created_by is not None}:
+            audit_record_many(
+                actor=actor,
+                action="message.create",
+                targets=[m for m in messages if m.created_by == actor],
+            )
         for priority in {m.priority for m in messages if m.status == MessageStatus.QUEUED}:
             request_drain_on_commit(priority)
     return messages
 
 
-def message_cancel(*, message: Message, reason: str = "") -> bool:
+def _by(message: Message) -> dict[str, str]:
+    """Timeline data naming who created the message, if a person did."""
+    return {"actor": actor_name(message.created_by)} if message.created_by else {}
+
+
+def _by_actor(detail: str, actor: AbstractBaseUser | None) -> tuple[str, dict[str, str]]:
+    """A timeline line's detail and data, naming the person who acted (none: the system)."""
+    name = actor_name(actor)
+    return (f"{detail} by {name}", {"actor": name}) if name else (detail, {})
+
+
+def message_cancel(
+    *, message: Message, reason: str = "", actor: AbstractBaseUser | None = None
+) -> bool:
     """Cancel a message that has not been handed to a worker; False if it is too late.
+    `actor`: the person who cancelled it, named on the timeline and in the audit log.
 
     A member of a frozen batch cannot be cancelled: Resend may already hold that batch."""
     with transaction.atomic():
@@ -185,13 +207,18 @@ def message_cancel(*, message: Message, reason: str = "") -> bool:
             next_attempt_at=None,
         )
         if cancelled:
-            add_events([(message.pk, EventKind.CANCELLED, reason or "cancelled", {})])
+            detail, data = _by_actor(reason or "cancelled", actor)
+            add_events([(message.pk, EventKind.CANCELLED, detail, data)])
+            audit_record(
+                actor=actor, action="message.cancel", target=message, detail={"reason": reason}
+            )
             notify_campaigns([message], MessageStatus.CANCELLED)
     return bool(cancelled)
 
 
-def message_retry(*, message: Message) -> bool:
+def message_retry(*, message: Message, actor: AbstractBaseUser | None = None) -> bool:
     """Give a failed message a fresh round of attempts (a person's decision, from the admin).
+    `actor`: that person, named on the timeline and in the audit log.
 
     Refused for idempotency conflicts and for members of a batch: Resend may already hold
     that email, and a batch member is never sent on its own."""
@@ -208,7 +235,9 @@ def message_retry(*, message: Message) -> bool:
             queued_at=timezone.now(),
         )
         if updated:
-            add_events([(message.pk, EventKind.QUEUED, "retried by hand", {})])
+            detail, data = _by_actor("retried by hand", actor)
+            add_events([(message.pk, EventKind.QUEUED, detail, data)])
+            audit_record(actor=actor, action="message.retry", target=message)
             # It no longer counts as failed; its new outcome will be counted when it comes.
             notify_campaigns([message], MessageStatus.FAILED, count=-1)
             request_drain_on_commit(message.priority)

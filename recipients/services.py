@@ -1,7 +1,9 @@
 """Every write on recipients, lists, subscriptions and suppressions.
 
 Each change of consent is recorded as a SubscriptionEvent in the same transaction as the change,
-so the timeline can always explain why someone is (not) receiving mail.
+so the timeline can always explain why someone is (not) receiving mail. `created_by` is the
+person who acted: their changes are also written to the audit log (none: the system or the
+recipient themselves, not audited).
 """
 
 from typing import Any
@@ -11,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from recipients.confirmation import confirmation_send
 from recipients.models import (
     List,
@@ -104,10 +107,12 @@ def subscription_create(
             # Not confirmation_sent_at: confirmation_send owns it (a conditional update).
             subscription.save(update_fields=[*CHANGED_ON_SUBSCRIBE, "confirmed_at"])
             confirmation_send(subscription=subscription, source=source, created_by=created_by)
+            _audit_subscription(created_by, "subscription.create", subscription)
             return subscription
         subscription.status = Status.SUBSCRIBED
         subscription.subscribed_at = now
         subscription.save(update_fields=[*CHANGED_ON_SUBSCRIBE, "subscribed_at"])
+        _audit_subscription(created_by, "subscription.create", subscription)
         event_record(
             kind=Kind.SUBSCRIBED,
             email=recipient.email,
@@ -118,6 +123,15 @@ def subscription_create(
             created_by=created_by,
         )
     return subscription
+
+
+def _audit_subscription(actor: AbstractBaseUser | None, action: str, sub: Subscription) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        target=sub.recipient,
+        detail={"list": sub.list.slug, "status": sub.status},
+    )
 
 
 def subscription_confirm(*, subscription: Subscription, source: str = Source.FORM) -> bool:
@@ -160,6 +174,7 @@ def subscription_unsubscribe(
         if not updated:
             return False
         subscription.refresh_from_db()
+        _audit_subscription(created_by, "subscription.unsubscribe", subscription)
         event_record(
             kind=Kind.UNSUBSCRIBED,
             email=subscription.recipient.email,
@@ -256,6 +271,12 @@ def suppression_create(
             suppression.reason, suppression.scope = reason, scope
             suppression.note = "\n".join(filter(None, [suppression.note, note]))
             suppression.save(update_fields=["reason", "scope", "note"])
+        audit_record(
+            actor=created_by,
+            action="suppression.create",
+            target_label=address,
+            detail={"reason": suppression.reason, "scope": suppression.scope, "note": note},
+        )
         event_record(
             kind=Kind.SUPPRESSED,
             email=address,
@@ -281,6 +302,12 @@ def suppression_delete(
             return False
         was = f"{suppression.get_reason_display()} ({suppression.get_scope_display().lower()})"
         suppression.delete()
+        audit_record(
+            actor=created_by,
+            action="suppression.lift",
+            target_label=address,
+            detail={"was": was, "reason": reason.strip()},
+        )
         event_record(
             kind=Kind.UNSUPPRESSED,
             email=address,

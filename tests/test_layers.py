@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("mailhub", "queueing", "recipients", "campaigns", "sandbox")
+PACKAGES = ("audit", "mailhub", "queueing", "recipients", "campaigns", "sandbox")
 SKIPPED_DIRS = {"migrations", "tests", "__pycache__"}
 
 # From the ground up: a module may import its own layer and the ones before it, never after.
-LAYERS = ("queueing", "recipients", "campaigns")
+LAYERS = ("audit", "queueing", "recipients", "campaigns")
 # The development tool. `queueing.sandbox` is where it lived before it became a package of
 # its own; the entry matters only while that folder exists.
 SANDBOX = ("sandbox", "queueing.sandbox")
@@ -38,6 +38,7 @@ ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
     # Django's place for wiring: AppConfig.ready runs once every app is loaded.
     ("mailhub.apps", "mailhub.checks"): "registers the system checks",
     ("mailhub.apps", "mailhub.postgres_timestamps"): "connects the PostgreSQL loader",
+    ("mailhub.apps", "mailhub.roles"): "connects the roles' sync to post_migrate",
     ("campaigns.apps", "campaigns.receivers"): "connects the counters to queueing's signal",
     ("campaigns.apps", "campaigns.reconciler"): "registers the campaigns reconcile step",
     ("campaigns.apps", "campaigns.rendering"): "registers the late renderer",

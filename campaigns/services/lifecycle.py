@@ -6,10 +6,12 @@ race between two of them changes nothing and gets a clear refusal naming the cur
 
 from collections.abc import Sequence
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from campaigns.enqueue import enqueue_fanout_on_commit
 from campaigns.models import Campaign
 from campaigns.services.counters import campaign_finish_if_done
@@ -27,24 +29,26 @@ def _refuse(campaign: Campaign, action: str, allowed: Sequence[str]) -> Validati
     )
 
 
-def campaign_pause(*, campaign: Campaign) -> None:
+def campaign_pause(*, campaign: Campaign, actor: AbstractBaseUser | None = None) -> None:
     """Its messages are held (queueing.holds), so no new batch starts once this commits;
-    queued messages wait, batches already frozen finish."""
+    queued messages wait, batches already frozen finish. `actor`: who did it (audit log)."""
     with transaction.atomic():
         if not Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).update(
             status=Status.PAUSED, updated_at=timezone.now()
         ):
             raise _refuse(campaign, "pause", [Status.SENDING])
         campaign_hold(campaign_id=campaign.pk, reason=Status.PAUSED)
+        audit_record(actor=actor, action="campaign.pause", target=campaign)
     campaign.refresh_from_db()
 
 
-def campaign_resume(*, campaign: Campaign) -> None:
+def campaign_resume(*, campaign: Campaign, actor: AbstractBaseUser | None = None) -> None:
     with transaction.atomic():
         if not Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED).update(
             status=Status.SENDING, updated_at=timezone.now()
         ):
             raise _refuse(campaign, "resume", [Status.PAUSED])
+        audit_record(actor=actor, action="campaign.resume", target=campaign)
         campaign.refresh_from_db()
         if campaign.fanout_finished_at is None:
             enqueue_fanout_on_commit(campaign.pk)
@@ -53,7 +57,7 @@ def campaign_resume(*, campaign: Campaign) -> None:
     campaign.refresh_from_db()
 
 
-def campaign_cancel(*, campaign: Campaign) -> int:
+def campaign_cancel(*, campaign: Campaign, actor: AbstractBaseUser | None = None) -> int:
     """Stop the campaign and mark every unsent message (queued, not frozen into a batch)
     cancelled; returns how many. Frozen batches may already be at Resend: they finish."""
     cancellable = (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED)
@@ -64,7 +68,9 @@ def campaign_cancel(*, campaign: Campaign) -> int:
         ):
             raise _refuse(campaign, "cancel", cancellable)
         campaign_hold(campaign_id=campaign.pk, reason=Status.CANCELLED)
+        audit_record(actor=actor, action="campaign.cancel", target=campaign)
     # queueing writes the messages and their events; the counters follow by its signal.
-    total = campaign_messages_cancel(campaign_id=campaign.pk)
+    by = f" by {actor.get_username()}" if actor is not None and actor.is_authenticated else ""
+    total = campaign_messages_cancel(campaign_id=campaign.pk, detail=f"campaign cancelled{by}")
     campaign.refresh_from_db()
     return total

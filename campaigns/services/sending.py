@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from campaigns.enqueue import enqueue_fanout_on_commit, schedule_start_on_commit
 from campaigns.models import Campaign, Template
 from campaigns.selectors import audience_count, campaign_content
@@ -91,7 +92,8 @@ def campaign_send(
     scheduled_at: datetime | None = None,
 ) -> SendPlan:
     """Freeze the content and start sending now (fan-out as a job on the bulk queue), or
-    schedule it. What is frozen is what was approved: later template edits change nothing."""
+    schedule it. What is frozen is what was approved: later template edits change nothing.
+    `user`: who sent it (the campaign's sent_by, and the audit log)."""
     plan = campaign_check_sendable(campaign, scheduled_at=scheduled_at)
     content = campaign_content(campaign)
     now = timezone.now()
@@ -120,6 +122,15 @@ def campaign_send(
             schedule_start_on_commit(campaign.pk, plan.scheduled_at)
         else:
             enqueue_fanout_on_commit(campaign.pk)
+        audit_record(
+            actor=user,
+            action="campaign.schedule" if plan.scheduled_at else "campaign.send",
+            target=campaign,
+            detail={
+                "audience": plan.audience,
+                "scheduled_at": plan.scheduled_at.isoformat() if plan.scheduled_at else None,
+            },
+        )
     campaign.refresh_from_db()
     return plan
 

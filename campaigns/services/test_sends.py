@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from audit.services import audit_record
 from campaigns.models import Campaign
 from campaigns.rendering import SampleRecipient, render_for, unsubscribe_list
 from campaigns.selectors import campaign_content
@@ -63,4 +64,14 @@ def campaign_test_send(
                     is_test=True,
                 )
             )
+        audit_record(
+            actor=user,
+            action="campaign.test_send",
+            target=campaign,
+            detail={
+                "to": addresses,
+                "recipient": recipient.email if recipient else None,
+                "messages": [m.pk for m in messages],
+            },
+        )
     return messages

@@ -18,11 +18,14 @@ from recipients.imports.runs import import_submit
 from recipients.models import ImportRun, List
 
 REFRESH_SECONDS = 1
+# Starting an import creates an ImportRun; reading runs and their reports needs its view.
+START_IMPORT = "recipients.add_importrun"
+VIEW_IMPORTS = "recipients.view_importrun"
 
 
 def import_page(site: AdminSite, request: HttpRequest) -> HttpResponse:
     """The upload form; a valid upload is queued and answered with a redirect to its run."""
-    if not request.user.has_perm("recipients.add_recipient"):
+    if not request.user.has_perm(START_IMPORT):
         return HttpResponse("You may not import recipients.", status=403)
     status = 200
     if request.method == "POST":
@@ -69,9 +72,7 @@ def import_run_page(site: AdminSite, request: HttpRequest, pk: int) -> HttpRespo
     """One import: waiting, its progress while it runs (the page refreshes itself), and then
     its counts and rejected rows, or why it failed."""
     user = request.user
-    if not (
-        user.has_perm("recipients.add_recipient") or user.has_perm("recipients.view_importrun")
-    ):
+    if not (user.has_perm(START_IMPORT) or user.has_perm(VIEW_IMPORTS)):
         return HttpResponse("You may not see imports.", status=403)
     run = get_object_or_404(ImportRun.objects.select_related("list"), pk=pk)
     live = progress_read(run.pk) if run.status == ImportRun.Status.RUNNING else None
@@ -95,7 +96,7 @@ def import_run_page(site: AdminSite, request: HttpRequest, pk: int) -> HttpRespo
 
 def import_report(site: AdminSite, request: HttpRequest, pk: int) -> HttpResponse:
     """The rejected rows of a run, as the CSV file it was given plus line and reason."""
-    if not request.user.has_perm("recipients.view_importrun"):
+    if not request.user.has_perm(VIEW_IMPORTS):
         return HttpResponse("You may not see import reports.", status=403)
     run = get_object_or_404(ImportRun, pk=pk)
     response = HttpResponse(run.report, content_type="text/csv; charset=utf-8")

@@ -7,7 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from recipients import selectors
-from recipients.admin.imports import import_page, import_report, import_run_page
+from recipients.admin.imports import START_IMPORT, import_page, import_report, import_run_page
 from recipients.models import List
 
 
@@ -44,6 +44,13 @@ class ListAdmin(admin.ModelAdmin):
     @admin.display(description="unsubscribed", ordering="unsubscribed_count")
     def unsubscribed_count(self, obj: List) -> int:
         return obj.unsubscribed_count
+
+    def get_list_display(self, request):
+        # The import link only for those who may import (recipients.admin.imports).
+        shown = super().get_list_display(request)
+        if request.user.has_perm(START_IMPORT):
+            return shown
+        return [name for name in shown if name != "import_link"]
 
     @admin.display(description="")
     def import_link(self, obj: List) -> str:

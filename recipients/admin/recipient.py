@@ -105,8 +105,23 @@ class RecipientAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
     # --- actions (each has an intermediate page; the POST with "apply" does the work) ---
+    # Each is offered, and runs, only for those holding its permission (mailhub/roles.py);
+    # both the first POST and the "apply" one go through the same check.
 
-    @admin.action(description="Subscribe to a list…")
+    def has_subscribe_permission(self, request) -> bool:
+        return request.user.has_perm("recipients.add_subscription")
+
+    def has_unsubscribe_permission(self, request) -> bool:
+        return request.user.has_perm("recipients.change_subscription")
+
+    def has_suppress_permission(self, request) -> bool:
+        return request.user.has_perm("recipients.add_suppression")
+
+    def has_lift_permission(self, request) -> bool:
+        # The same permission as SuppressionAdmin.lift: lifting is lifting, whichever list.
+        return request.user.has_perm("recipients.lift_suppression")
+
+    @admin.action(description="Subscribe to a list…", permissions=["subscribe"])
     def subscribe_to_list(self, request, queryset):
         form = action_form(ChooseListForm, request)
         if not form.is_valid():
@@ -128,7 +143,7 @@ class RecipientAdmin(admin.ModelAdmin):
         self.message_user(request, f"Subscribed {queryset.count():,} recipients to {target}.")
         return None
 
-    @admin.action(description="Unsubscribe from a list…")
+    @admin.action(description="Unsubscribe from a list…", permissions=["unsubscribe"])
     def unsubscribe_from_list(self, request, queryset):
         form = action_form(ChooseListForm, request)
         if not form.is_valid():
@@ -152,7 +167,7 @@ class RecipientAdmin(admin.ModelAdmin):
         self.message_user(request, f"Unsubscribed {changed:,} recipients from {target}.")
         return None
 
-    @admin.action(description="Suppress…")
+    @admin.action(description="Suppress…", permissions=["suppress"])
     def suppress(self, request, queryset):
         form = action_form(SuppressForm, request)
         if not form.is_valid():
@@ -171,7 +186,7 @@ class RecipientAdmin(admin.ModelAdmin):
         self.message_user(request, f"Suppressed {queryset.count():,} addresses.")
         return None
 
-    @admin.action(description="Remove suppression (with a reason)…")
+    @admin.action(description="Remove suppression (with a reason)…", permissions=["lift"])
     def unsuppress(self, request, queryset):
         return lift_suppressions(
             self, request, queryset, title="Remove suppressions", action="unsuppress"

@@ -4,6 +4,7 @@ reason (plain delete is off), by people who may change them."""
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from audit.services import audit_record
 from recipients import services
 from recipients.admin.actions import lift_suppressions
 from recipients.admin.pagination import CappedCountPaginator
@@ -27,15 +28,20 @@ class SuppressionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # lifting needs a reason: use the action
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        if not request.user.has_perm("recipients.change_suppression"):
-            actions.pop("lift", None)
-        return actions
+    def has_lift_permission(self, request) -> bool:
+        return request.user.has_perm("recipients.lift_suppression")
 
     def save_model(self, request, obj, form, change):
         if change:
+            # Editing (e.g. narrowing "all" to "marketing") is a partial lift: managers only
+            # (change_suppression), and audited like one.
             super().save_model(request, obj, form, change)
+            audit_record(
+                actor=request.user,
+                action="suppression.change",
+                target_label=obj.email,
+                detail={"changed": form.changed_data, "reason": obj.reason, "scope": obj.scope},
+            )
             return
         try:
             created = services.suppression_create(
@@ -51,6 +57,6 @@ class SuppressionAdmin(admin.ModelAdmin):
             return
         obj.pk = created.pk
 
-    @admin.action(description="Lift suppression (with a reason)…")
+    @admin.action(description="Lift suppression (with a reason)…", permissions=["lift"])
     def lift(self, request, queryset):
         return lift_suppressions(self, request, queryset, title="Lift suppressions", action="lift")

@@ -24,6 +24,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from recipients.exceptions import ImportFileError
 from recipients.imports.reader import CsvReader, file_size
 from recipients.imports.rows import RowParser
@@ -77,6 +78,13 @@ def import_submit(
             created_by=_user(created_by),
         )
         ImportUpload.objects.create(run=run, data=data)
+        audit_record(
+            actor=created_by,
+            action="import.start",
+            target=run,
+            target_label=f"import of {run.filename or 'a file'} into {list_slug}",
+            detail={"list": list_slug, "filename": run.filename, "size": run.size},
+        )
         transaction.on_commit(partial(_enqueue, run.pk))
     run.refresh_from_db(fields=["status", "error"])
     return run

@@ -178,5 +178,5 @@ def test_import_pages_need_their_permissions(client, django_user_model):
     history = reverse("admin:recipients_importrun_change", args=[run.pk])
     assert run_page.encode() in client.get(history).content
     assert client.get(reverse("admin:recipients_import")).status_code == 403
-    clerk.user_permissions.add(Permission.objects.get(codename="add_recipient"))
+    clerk.user_permissions.add(Permission.objects.get(codename="add_importrun"))
     assert upload(client, GOOD).status_code == 302

@@ -1,0 +1,80 @@
+"""Recording staff actions: the one write of the audit log.
+
+Only a signed-in actor's action is recorded: with no actor (a worker, a webhook, the
+reconciler, a public page) these functions do nothing, so services can call them
+unconditionally and the log holds people's actions, not the system's traffic."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+from audit.models import AuditEntry
+
+LABEL_LENGTH = AuditEntry._meta.get_field("target_label").max_length
+
+
+def signed_in(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    """The user as an actor: an anonymous user (or none, e.g. the system) is no actor."""
+    return user if user is not None and user.is_authenticated else None
+
+
+def actor_name(user: AbstractBaseUser | None) -> str:
+    """How an actor is named on timelines: the username, or "" for the system."""
+    user = signed_in(user)
+    return user.get_username() if user is not None else ""
+
+
+def _entry(
+    actor: AbstractBaseUser | None,
+    action: str,
+    target: models.Model | None,
+    target_label: str,
+    detail: dict[str, Any] | None,
+) -> AuditEntry:
+    user = signed_in(actor)
+    entry = AuditEntry(
+        actor=user,
+        actor_name=actor_name(user),
+        action=action,
+        detail=detail or {},
+        target_label=(target_label or (str(target) if target is not None else ""))[:LABEL_LENGTH],
+    )
+    if target is not None:
+        entry.target_type = ContentType.objects.get_for_model(target, for_concrete_model=False)
+        entry.target_id = str(target.pk)
+    return entry
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    target: models.Model | None = None,
+    target_label: str = "",
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry | None:
+    """Record that `actor` did `action` to `target` (a row) or to what `target_label` names.
+    Called inside the service's transaction, so the entry holds exactly when the change does."""
+    if signed_in(actor) is None:
+        return None
+    entry = _entry(actor, action, target, target_label, detail)
+    entry.save()
+    return entry
+
+
+def audit_record_many(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    targets: Iterable[models.Model],
+    detail: dict[str, Any] | None = None,
+) -> int:
+    """The same action on several rows, in one INSERT; returns how many were recorded."""
+    if signed_in(actor) is None:
+        return 0
+    entries = [_entry(actor, action, target, "", detail) for target in targets]
+    AuditEntry.objects.bulk_create(entries)
+    return len(entries)
