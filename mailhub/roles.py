@@ -72,6 +72,11 @@ MANAGER = (
     *(f"{app}.*" for app in PRODUCT_APPS),
     "audit.view_auditentry",
     "django_rq.admin",  # django-rq's pages: see mailhub/rq_access.py
+    # Admin login lock-outs (django-axes): read them, and clear one by deleting its attempt.
+    "axes.view_accessattempt",
+    "axes.delete_accessattempt",
+    "axes.view_accessfailurelog",
+    "axes.view_accesslog",
 )
 
 ROLES: dict[str, tuple[str, ...]] = {

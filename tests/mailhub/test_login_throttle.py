@@ -124,3 +124,31 @@ def test_lock_outs_are_listed_in_the_admin_for_a_superuser(staff, limits):
     page = client.get(reverse("admin:axes_accessattempt_changelist"))
     assert page.status_code == 200
     assert b"alice" in page.content
+
+
+def test_managers_see_and_clear_lock_outs_senders_do_not(staff, limits):
+    from django.contrib.auth.models import Group
+
+    from mailhub.roles import sync_roles
+
+    sync_roles()
+    for i in range(4):
+        forget_waiting()
+        attempt(Client(), "alice", f"wrong-{i}")
+    users = get_user_model().objects
+    manager = users.create_user("mona", password="pw-mona-123456", is_staff=True)
+    manager.groups.add(Group.objects.get(name="manager"))
+    sender = users.create_user("sam", password="pw-sam-123456", is_staff=True)
+    sender.groups.add(Group.objects.get(name="sender"))
+    url = reverse("admin:axes_accessattempt_changelist")
+
+    client = Client()
+    client.force_login(sender)
+    assert client.get(url).status_code == 403
+
+    client.force_login(manager)
+    assert b"alice" in client.get(url).content
+    attempt_row = AccessAttempt.objects.get(username="alice")
+    client.post(reverse("admin:axes_accessattempt_delete", args=[attempt_row.pk]), {"post": "yes"})
+    forget_waiting()
+    assert attempt(Client(), "alice", "right-password-123", ip="10.0.0.99").status_code == 302
