@@ -7,3 +7,8 @@ class CampaignsError(Exception):
 
 class MissingVariable(CampaignsError):
     """A {{ variable }} has no value for this recipient (strict templates only)."""
+
+
+class RenderBudgetExceeded(CampaignsError):
+    """A render took longer, or produced more, than its budget allows (see
+    campaigns.template_language.RenderBudget)."""

@@ -11,9 +11,20 @@ from datetime import datetime
 
 from django.conf import settings
 
+from campaigns.bounded_render import render_bounded
+from campaigns.exceptions import RenderBudgetExceeded
 from campaigns.models import Campaign, Template
 from campaigns.selectors import campaign_content, still_subscribed, template_content
-from campaigns.templating import Attributes, CompiledContent, compile_content, render_content
+from campaigns.template_language import RenderBudget
+from campaigns.templating import (
+    Attributes,
+    CompiledContent,
+    Content,
+    RenderedContent,
+    compile_content,
+    message_budget,
+    render_content,
+)
 from queueing.hooks import NotEligible, Rendered, RenderFailed, RenderResult
 from queueing.models import Message
 from recipients.models import List, Recipient
@@ -175,16 +186,44 @@ def render_for(
     *,
     real_links: bool = True,
     links: Links | None = None,
+    budget: RenderBudget | None = None,
 ) -> Rendered:
-    """Final content and headers for one recipient; raises on a render error. Without
-    real_links (previews, test sends) the unsubscribe links lead nowhere."""
+    """Final content and headers for one recipient, in this process, under `budget` (default:
+    one message's); raises on a render error. Without real_links (test sends) the
+    unsubscribe links lead nowhere."""
     context, headers = recipient_context(
         recipient, campaign, list, real_links=real_links, links=links
     )
-    content = render_content(compiled, context)
+    return _final(render_content(compiled, context, budget), headers)
+
+
+def _final(content: RenderedContent, headers: dict[str, str]) -> Rendered:
     if not content.subject:
         raise ValueError("the subject renders empty")
     return Rendered(subject=content.subject, html=content.html, text=content.text, headers=headers)
+
+
+def render_for_people_bounded(
+    content: Content,
+    people: list[Recipient | SampleRecipient],
+    campaign: Campaign | None,
+    list: List | None,
+) -> list[Rendered | Exception]:
+    """Final content for each person, rendered in a bounded child process
+    (campaigns.bounded_render): for the web process (previews, test sends). Links lead
+    nowhere. Raises RenderBudgetExceeded when the child runs out of time or memory."""
+    prepared = [recipient_context(p, campaign, list, real_links=False) for p in people]
+    outcomes = render_bounded(content, [context for context, _ in prepared])
+    results: list[Rendered | Exception] = []
+    for outcome, (_, headers) in zip(outcomes, prepared, strict=True):
+        if isinstance(outcome, Exception):
+            results.append(outcome)
+            continue
+        try:
+            results.append(_final(outcome, headers))
+        except ValueError as exc:
+            results.append(exc)
+    return results
 
 
 def render_messages(messages: list[Message]) -> dict[int, RenderResult]:
@@ -212,6 +251,8 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
         compiled = compiled_for(campaign)
     except Exception as exc:  # frozen content was validated; this is a safety net
         return {m.pk: RenderFailed(f"template error: {exc}") for m in group}
+    # The group's render budget starts before its queries: the whole group counts.
+    group_deadline = time.monotonic() + settings.MAILHUB_RENDER_GROUP_TIME_LIMIT
     lists = list(campaign.lists.all())
     recipients = recipient_data([m.recipient_id for m in group if m.recipient_id])
     # One query for the batch; the per-person reason is looked up only for the few who left.
@@ -219,6 +260,7 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
     link_list = lists[0] if len(lists) == 1 else None
     links = links_for(link_list)
     results: dict[int, RenderResult] = {}
+    over_budget = ""  # once set, the rest of the group is set aside without rendering
     for message in group:
         recipient = recipients.get(message.recipient_id)
         if recipient is None:
@@ -227,8 +269,20 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
         if recipient.pk not in subscribed:
             results[message.pk] = NotEligible(_why_not(recipient, lists))
             continue
+        if over_budget:
+            results[message.pk] = RenderFailed(over_budget)
+            continue
+        budget = message_budget(not_after=group_deadline)
         try:
-            results[message.pk] = render_for(compiled, recipient, campaign, link_list, links=links)
+            results[message.pk] = render_for(
+                compiled, recipient, campaign, link_list, links=links, budget=budget
+            )
+        except RenderBudgetExceeded as exc:
+            results[message.pk] = RenderFailed(f"render budget: {exc}")
+            over_budget = (
+                f"render budget: not rendered, message {message.pk} of this campaign's group "
+                f"went {exc}"
+            )
         except Exception as exc:
             results[message.pk] = RenderFailed(f"render error: {exc}")
         except BaseException as exc:
@@ -249,7 +303,12 @@ def template_preview(
     template: Template, recipient: Recipient | None = None, campaign: Campaign | None = None
 ) -> Rendered:
     """Preview a template (lenient: a missing variable renders empty) for a recipient or the
-    sample recipient."""
+    sample recipient, in a bounded child process. Raises what the render raised, e.g.
+    RenderBudgetExceeded ("over the render budget: …")."""
     content = dataclasses.replace(template_content(template), strict=False)
-    compiled = compile_content(content)
-    return render_for(compiled, recipient or SampleRecipient(), campaign, None, real_links=False)
+    (outcome,) = render_for_people_bounded(
+        content, [recipient or SampleRecipient()], campaign, None
+    )
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome

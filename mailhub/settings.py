@@ -209,6 +209,17 @@ MAILHUB_IMPORT_MAX_BYTES = env.int("MAILHUB_IMPORT_MAX_BYTES", default=32 * 1024
 # A double opt-in confirmation email goes to one person for one list at most once in this
 # many seconds, however often the list is re-ticked or staff subscribe them again.
 MAILHUB_CONFIRMATION_RESEND_SECONDS = env.int("MAILHUB_CONFIRMATION_RESEND_SECONDS", default=3600)
+# Campaign template rendering (docs/SECURITY.md, "Templates"). Per message: seconds and output
+# characters. Per group of one campaign's messages a worker renders at once: seconds in all,
+# kept well under the lease so rendering can never let a claim run out. Previews and the
+# sample render at save run in a child process: its memory beyond start-up, and its wall clock.
+MAILHUB_RENDER_TIME_LIMIT = env.float("MAILHUB_RENDER_TIME_LIMIT", default=2.0)
+MAILHUB_RENDER_MAX_CHARS = env.int("MAILHUB_RENDER_MAX_CHARS", default=1_000_000)
+MAILHUB_RENDER_GROUP_TIME_LIMIT = env.float(
+    "MAILHUB_RENDER_GROUP_TIME_LIMIT", default=min(10.0, MAILHUB_LEASE_SECONDS / 4)
+)
+MAILHUB_PREVIEW_MEMORY_MB = env.int("MAILHUB_PREVIEW_MEMORY_MB", default=256)
+MAILHUB_PREVIEW_TIMEOUT = env.float("MAILHUB_PREVIEW_TIMEOUT", default=10.0)
 
 LOGGING = {
     "version": 1,

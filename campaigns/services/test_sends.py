@@ -10,10 +10,9 @@ from django.db import transaction
 
 from audit.services import audit_record
 from campaigns.models import Campaign
-from campaigns.rendering import SampleRecipient, render_for, unsubscribe_list
+from campaigns.rendering import SampleRecipient, render_for_people_bounded, unsubscribe_list
 from campaigns.selectors import campaign_content
 from campaigns.services.templates import template_validate
-from campaigns.templating import compile_content
 from queueing import validation
 from queueing.models import Message, Priority, Source
 from queueing.services import message_create
@@ -37,16 +36,18 @@ def campaign_test_send(
     template_validate(content)
     if recipient is None:
         content = dataclasses.replace(content, strict=False)
-    compiled = compile_content(content)
-    link_list = unsubscribe_list(campaign)
+    # Rendered in a bounded child process, as previews are: this runs in a web request.
+    people = [recipient or SampleRecipient(email=address) for address in addresses]
+    try:
+        outcomes = render_for_people_bounded(content, people, campaign, unsubscribe_list(campaign))
+    except Exception as exc:
+        raise ValidationError({"template": f"Render error: {exc}"}) from exc
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise ValidationError({"template": f"Render error: {outcome}"})
     messages = []
     with transaction.atomic():
-        for address in addresses:
-            person = recipient or SampleRecipient(email=address)
-            try:
-                rendered = render_for(compiled, person, campaign, link_list, real_links=False)
-            except Exception as exc:
-                raise ValidationError({"template": f"Render error: {exc}"}) from exc
+        for address, rendered in zip(addresses, outcomes, strict=True):
             messages.append(
                 message_create(
                     to=[address],

@@ -140,14 +140,14 @@ def test_sample_recipient_preview(template):
 
 
 def test_a_body_whose_parts_cannot_be_joined_renders_part_by_part(db):
-    # A {% block %} name may appear once per template; the derived text repeats the body's
-    # tags, so these parts render apart instead of as one template.
+    # A tag that sets a variable (`as note`) would leak into the parts after it if they were
+    # joined, so these parts render apart instead of as one template.
     template = template_create(
         name="Blocks",
         slug="blocks",
         subject="Hi {{ recipient.first_name }}",
         body=(
-            "<p>{% block greeting %}Hello {{ recipient.first_name }}{% endblock %}. "
+            "<p>{% with greeting='Hello' %}{{ greeting }} {{ recipient.first_name }}{% endwith %}. "
             '{% firstof "set in the body" as note %}{{ note }} '
             '<a href="{{ unsubscribe_url }}">Unsubscribe</a></p>'
         ),
