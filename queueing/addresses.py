@@ -17,3 +17,10 @@ def bare_address(value: str) -> str:
     if _PLAIN_ADDRESS.fullmatch(value):
         return value.lower()
     return parseaddr(value)[1].strip().lower()
+
+
+def sender_domain(from_email: str) -> str:
+    """`Name <news@Mail.Example.com>` → `mail.example.com`: what a sender pause is kept by
+    (queueing.sender_pauses); "" when there is no address to read."""
+    address = bare_address(from_email)
+    return address.rpartition("@")[2] if "@" in address else ""
