@@ -2,6 +2,8 @@
 worker: the sandbox gives the answer on demand, mailhub's worker sends, and the outcome is read
 from the rows, the sending pause and the sender domain pauses (issue 11, item 8)."""
 
+import importlib
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission
@@ -312,3 +314,38 @@ def test_the_admin_links_a_pause_to_the_messages_it_holds(sandbox, client, djang
     assert other.pk not in [m.pk for m in listed.context["cl"].result_list]
     # Pauses come from Resend's answers and stay as a record: no add, no delete.
     assert client.get(reverse("admin:queueing_senderdomainpause_add")).status_code == 403
+
+
+def test_every_new_row_knows_its_from_domain_and_the_migration_fills_old_ones(sandbox):
+    from django.apps import apps
+
+    from queueing.fanout import messages_fan_out
+    from queueing.models import Priority, Source
+    from recipients.models import Recipient
+
+    made = send(from_email='"News, Weekly" <News@Mail.Acme.Example>')
+    assert made.from_domain == "mail.acme.example"
+    Recipient.objects.bulk_create(Recipient(email=f"r{i}@example.com") for i in range(3))
+    prototype = Message(
+        from_email="Promo <promo@Promo.Example>",
+        to=[],
+        subject="s",
+        text="t",
+        priority=Priority.BULK,
+        source=Source.CAMPAIGN,
+    )
+    messages_fan_out(
+        prototype=prototype,
+        recipients=Recipient.objects.order_by("id"),
+        size=10,
+        key_prefix="fan-",
+    )
+    fanned = Message.objects.filter(idempotency_key__startswith="fan-")
+    assert sorted(fanned.values_list("from_domain", flat=True)) == ["promo.example"] * 3
+
+    # Rows from before the column: filled by 0006, one UPDATE per distinct sender.
+    Message.objects.update(from_domain="")
+    migration = importlib.import_module("queueing.migrations.0006_sender_domain_pauses")
+    migration.fill_from_domain(apps, None)
+    assert Message.objects.get(pk=made.pk).from_domain == "mail.acme.example"
+    assert set(fanned.values_list("from_domain", flat=True)) == {"promo.example"}
