@@ -43,6 +43,8 @@ CUSTOM_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
 PRODUCT_APPS = ("queueing", "recipients", "campaigns")
 
 VIEWER = tuple(f"{app}.view_*" for app in PRODUCT_APPS)
+# Lifting a sender domain pause is the pause's change permission: manager only, through
+# queueing.* below (a sender may not send into a refusal Resend has just given).
 
 SENDER = (
     *VIEWER,

@@ -17,3 +17,14 @@ def bare_address(value: str) -> str:
     if _PLAIN_ADDRESS.fullmatch(value):
         return value.lower()
     return parseaddr(value)[1].strip().lower()
+
+
+def sender_domain(from_email: str) -> str:
+    """`Name <news@Mail.Example.com>` → `mail.example.com`: what a sender pause is kept by
+    (queueing.sender_pauses); "" when there is no address to read. Read from the angle
+    brackets (or the whole value), never through the display name, whatever it holds."""
+    value = from_email.strip()
+    if value.endswith(">") and "<" in value:
+        value = value[value.rindex("<") + 1 : -1]
+    local, at, domain = value.rpartition("@")
+    return domain.strip().lower() if at and local else ""

@@ -213,3 +213,7 @@ class MessageAdmin(admin.ModelAdmin):
                 f"{skipped} message(s) were already being sent or finished and were left alone.",
                 messages.WARNING,
             )
+
+
+# Sender domain pauses have their own module (registered on import).
+from queueing import admin_pauses  # noqa: E402, F401

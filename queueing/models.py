@@ -68,6 +68,7 @@ class FailureCode(models.TextChoices):
     IDEMPOTENCY_CONFLICT = "idempotency_conflict", "Idempotency conflict: check by hand"
     WORKER_LOST = "worker_lost", "Worker lost on the last attempt"
     RENDER_ERROR = "render_error", "Could not be rendered"
+    SENDER_REFUSED = "sender_refused", "Sender refused by Resend (domain or account)"
 
 
 def default_max_attempts() -> int:
@@ -81,6 +82,10 @@ class Message(models.Model):
     idempotency_key = models.CharField(max_length=256, editable=False)
 
     from_email = models.CharField(max_length=512)
+    # The from address's domain, lower-case (queueing.addresses.sender_domain), written with
+    # the row: the claim skips domains held by a SenderDomainPause without parsing addresses.
+    # Not indexed: the claim reads it on rows the queued index already found.
+    from_domain = models.CharField(max_length=255, blank=True, default="", editable=False)
     to = models.JSONField(default=list)
     cc = models.JSONField(default=list, blank=True)
     bcc = models.JSONField(default=list, blank=True)
@@ -287,6 +292,43 @@ class HeldCampaign(models.Model):
 
     def __str__(self) -> str:
         return f"campaign {self.campaign_id} held ({self.reason})"
+
+
+class SenderDomainPause(models.Model):
+    """Messages from this domain are not claimed: Resend refused the domain as a sender (not
+    verified, testing mode), and each further message would meet the same refusal.
+
+    Written by queueing.sender_pauses when the refusal is recorded, lifted there by staff (the
+    admin's "lift" action); kept in the database because Redis may be flushed. A lifted row
+    stays as the record of what happened; at most one row per domain is active."""
+
+    domain = models.CharField(max_length=255)
+    reason = models.TextField()
+    # The message whose refusal started the pause (no foreign key: messages may be purged).
+    message_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(lifted_at__isnull=True),
+                name="sender_domain_pause_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "lifted" if self.lifted_at else "paused"
+        return f"{self.domain} ({state})"
 
 
 class MessageAttachment(models.Model):

@@ -51,6 +51,28 @@ class Rejected:
 
 
 @dataclass(frozen=True)
+class SenderRefused:
+    """The provider refuses this sender for this account (an unverified domain, a testing-mode
+    restriction, a from address it will not take): the message fails with the provider's
+    words and nothing pauses fleet-wide. With `whole_domain`, every message from the same
+    from-domain would meet the same refusal, so later ones are held behind a pause of that
+    domain (queueing.sender_pauses) until a person lifts it. A batch refused this way is
+    split, like any refusal of a whole batch, so the refusal lands on its own member."""
+
+    error: str
+    whole_domain: bool = True
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """The provider is still working on an earlier request under the same key: ask again in
+    `retry_after` seconds; costs the message no attempt."""
+
+    retry_after: float
+    error: str
+
+
+@dataclass(frozen=True)
 class IdempotencyConflict:
     """An earlier attempt under this key was accepted with another body. The message must not be sent again under any key; a person decides."""
 
@@ -64,6 +86,8 @@ SendOutcome = (
     | QuotaExhausted
     | SendingNotAllowed
     | Rejected
+    | SenderRefused
+    | InProgress
     | IdempotencyConflict
 )
 
@@ -82,5 +106,7 @@ BatchOutcome = (
     | QuotaExhausted
     | SendingNotAllowed
     | Rejected
+    | SenderRefused
+    | InProgress
     | IdempotencyConflict
 )

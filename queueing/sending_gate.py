@@ -1,7 +1,8 @@
 """A fleet-wide pause on sending, for answers that no retry of one message can fix.
 
-A revoked API key (401/403) or an exhausted daily/monthly quota stops every worker until the
-cause clears, without failing or using up attempts of the messages waiting. The pause lives in
+A refused API key (401, 403 invalid_api_key), a wrong API URL or an exhausted daily/monthly
+quota stops every worker until the cause clears, without failing or using up attempts of the
+messages waiting. (A refused sender pauses only its domain: queueing.sender_pauses.) The pause lives in
 Redis so every worker on every machine sees it; it says why, for the admin and the logs.
 """
 

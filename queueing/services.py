@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audit.services import actor_name, audit_record, audit_record_many
 from queueing import state_machine, validation
+from queueing.addresses import sender_domain
 from queueing.enqueue import request_drain_on_commit
 from queueing.events import add_events
 from queueing.models import (
@@ -63,8 +64,10 @@ def _prepare(fields: Mapping[str, Any]) -> _Prepared:
     bound.apply_defaults()
     f = SimpleNamespace(**bound.arguments)
     now = timezone.now()
+    from_email = validation.validate_sender(f.from_email or settings.MAILHUB_DEFAULT_FROM)
     message = Message(
-        from_email=validation.validate_sender(f.from_email or settings.MAILHUB_DEFAULT_FROM),
+        from_email=from_email,
+        from_domain=sender_domain(from_email),
         to=validation.normalise_addresses(f.to, "to", required=True),
         cc=validation.normalise_addresses(f.cc, "cc"),
         bcc=validation.normalise_addresses(f.bcc, "bcc"),

@@ -2,8 +2,10 @@
 
 Every request goes through the same steps, in this order:
 route (404/405) → auth (401/403) → rate limit (429) → Idempotency-Key syntax (400) →
-injected 500/429 → idempotency claim (409 or replay) → injected slowness → the operation →
-remember a 2xx answer under its key → injected drop (the answer is never written).
+injected 500/429 → an answer asked for on demand (sandbox.scripted) → idempotency claim (409
+or replay) → injected slowness → the operation (validation, then a sender whose domain is
+configured unverified: 403) → remember a 2xx answer under its key → injected drop (the answer
+is never written).
 Resend's rules (fields, error names and bodies, Idempotency-Key) are mailhub's shared ones in
 `queueing.resend`; this module applies them in Resend's order.
 """
@@ -30,6 +32,7 @@ from sandbox.faults import FaultInjector
 from sandbox.idempotency_cache import StoredAnswer
 from sandbox.recorder import Recorder
 from sandbox.refusal import Refused, rate_limited, refuse_if, sandbox_failure
+from sandbox.scripted import ScriptedAnswers, email_domain
 from sandbox.state import SandboxState
 from sandbox.wire import (
     Request,
@@ -100,11 +103,13 @@ class ResendApi:
         state: SandboxState,
         faults: FaultInjector,
         recorder: Recorder,
+        scripted: ScriptedAnswers | None = None,
     ) -> None:
         self._config = config
         self._state = state
         self._faults = faults
         self._recorder = recorder
+        self._scripted = scripted or ScriptedAnswers()
 
     def handle(self, request: Request) -> Response:
         arrived_at = self._state.arrive()
@@ -158,6 +163,12 @@ class ResendApi:
             trace.outcome = stats.FAULT_429
             headers = {**rate_headers, "ratelimit-remaining": "0"}
             return refused_response(rate_limited(1), headers)
+
+        if route.op in _IDEMPOTENT_OPS:
+            scripted = self._scripted.take(route.op, request.body)
+            if scripted is not None:
+                trace.outcome = stats.SCRIPTED
+                return refused_response(_scripted_refusal(scripted), rate_headers)
 
         if key is not None:
             fingerprint = idempotency.fingerprint(request.method, request.path, request.body_sha256)
@@ -239,6 +250,7 @@ class ResendApi:
         payload = parse_json(request.body)
         trace.emails_in_request = 1
         refuse_if(_email_error(payload, in_batch=False, validate=config.validate))
+        _refuse_unverified([payload], config)
         factory = _EmailFactory(request, trace.idempotency_key)
         email = factory.make(payload, via="single", batch_index=None)
         self._store([email], config, trace)
@@ -259,6 +271,9 @@ class ResendApi:
             if mode == "strict":
                 raise Refused(rules.batch_item_error(index, error))
             failures.append((index, error))
+        # A refused sender is the account's problem, not an email's: the whole batch, in
+        # either mode (the caller sends each alone to learn which).
+        _refuse_unverified(items, config)
         failed = {index for index, _ in failures}
         factory = _EmailFactory(request, trace.idempotency_key)
         emails = [
@@ -303,6 +318,24 @@ class _EmailFactory:
             last_event="scheduled" if scheduled_at else "delivered",
             scheduled_at=scheduled_at,
         )
+
+
+def _refuse_unverified(emails: list[Any], config: SandboxConfig) -> None:
+    """403 validation_error, as Resend answers a `from` on a domain the account has not
+    verified (config `unverified_domains`)."""
+    if not config.unverified_domains:
+        return
+    for email in emails:
+        domain = email_domain(email) if isinstance(email, dict) else None
+        if domain is not None and domain in config.unverified_domains:
+            raise Refused(errors.unverified_domain(domain))
+
+
+def _scripted_refusal(error: ResendError) -> Refused:
+    """A 429 rate limit asked for on demand carries retry-after, as Resend's does."""
+    if error.name == errors.RATE_LIMIT_EXCEEDED:
+        return Refused(error, {"retry-after": "1"})
+    return Refused(error)
 
 
 def _email_error(item: Any, *, in_batch: bool, validate: bool) -> ResendError | None:

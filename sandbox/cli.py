@@ -40,6 +40,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--record-file", default=None, help="append accepted emails (JSONL)")
     parser.add_argument("--no-validate", action="store_true")
+    parser.add_argument(
+        "--unverified-domain",
+        action="append",
+        default=[],
+        dest="unverified_domains",
+        help="answer sends from this domain with Resend's 403 (repeatable)",
+    )
 
 
 def server_from_options(options: Mapping[str, Any]) -> SandboxServer:
@@ -60,6 +67,7 @@ def server_from_options(options: Mapping[str, Any]) -> SandboxServer:
             validate=not options["no_validate"],
             seed=options["seed"],
             record_file=options["record_file"],
+            unverified_domains=options.get("unverified_domains") or (),
         )
         return SandboxServer(host=host, port=port, config=config)
     except ValueError as exc:

@@ -62,6 +62,36 @@ class SandboxControl:
                 raise ValueError(exc.message) from None
             raise
 
+    def answer(
+        self,
+        name: str,
+        status: int | None = None,
+        *,
+        count: int | None = 1,
+        from_domain: str | None = None,
+        to: str | None = None,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """Answer the next `count` sends (None: until cleared) that match `from_domain` / `to`
+        with Resend's error `name` at `status` (its usual one if None); ValueError for a pair
+        Resend never gives."""
+        spec = {"name": name, "status": status, "count": count}
+        spec.update(
+            {k: v for k, v in (("from_domain", from_domain), ("to", to), ("message", message)) if v}
+        )
+        try:
+            return self._call("POST", "/answers", json=spec)
+        except SandboxControlError as exc:
+            if exc.status == 400:
+                raise ValueError(exc.message) from None
+            raise
+
+    def answers(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/answers")["data"]
+
+    def clear_answers(self) -> None:
+        self._call("DELETE", "/answers")
+
     def wait_for_emails(
         self, count: int, timeout: float = 10.0, interval: float = 0.05
     ) -> list[dict[str, Any]]:

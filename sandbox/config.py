@@ -30,6 +30,9 @@ class SandboxConfig:
     drop_rate: float = 0  # processed and stored, then the connection closes without an answer
     # After this many accepted emails, sends get 429 daily_quota_exceeded (None: no quota).
     daily_quota: int | None = None
+    # Sending domains the account has "not verified": a send from one gets Resend's 403
+    # validation_error (a whole batch does, if any of its emails is).
+    unverified_domains: tuple[str, ...] = ()
     validate: bool = True
     seed: int | None = None  # makes the fault sequence reproducible
     record_file: str | None = None  # one JSON line per accepted email, for other processes
@@ -45,6 +48,12 @@ class SandboxConfig:
         _number("slow_seconds", self.slow_seconds, minimum=0)
         if self.daily_quota is not None:
             _integer("daily_quota", self.daily_quota, minimum=0)
+        domains = self.unverified_domains
+        if isinstance(domains, str) or not isinstance(domains, list | tuple):
+            raise ValueError(f"unverified_domains must be a list of domains, got {domains!r}")
+        if not all(isinstance(d, str) and d.strip() for d in domains):
+            raise ValueError(f"unverified_domains must hold non-empty strings, got {domains!r}")
+        object.__setattr__(self, "unverified_domains", tuple(d.strip().lower() for d in domains))
         if not isinstance(self.validate, bool):
             raise ValueError(f"validate must be true or false, got {self.validate!r}")
         if self.seed is not None:
@@ -69,7 +78,10 @@ class SandboxConfig:
         return dataclasses.replace(self, **dict(changes))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain JSON values (lists, not tuples), so it compares equal after a round trip."""
+        values = dataclasses.asdict(self)
+        values["unverified_domains"] = list(self.unverified_domains)
+        return values
 
 
 def _number(name: str, value: Any, *, minimum: float) -> float:

@@ -1,5 +1,6 @@
 """The sandbox's own endpoints under /_sandbox/: inspect and steer it. No auth, no faults, not
-counted as API requests, so tests and benchmarks can look without changing what they measure."""
+counted as API requests, so tests and benchmarks can look without changing what they measure.
+`/_sandbox/answers` asks for any of Resend's error answers on demand (sandbox.scripted)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from queueing.resend import errors
 from sandbox.config import SandboxConfig
 from sandbox.refusal import Refused
+from sandbox.scripted import ScriptedAnswers
 from sandbox.state import SandboxState
 from sandbox.wire import Request, Response, json_response, parse_json, refused_response
 
@@ -22,10 +24,12 @@ class ControlApi:
         state: SandboxState,
         config: Callable[[], SandboxConfig],
         configure: Callable[[Mapping[str, Any]], SandboxConfig],
+        scripted: ScriptedAnswers | None = None,
     ) -> None:
         self._state = state
         self._config = config
         self._configure = configure
+        self._scripted = scripted or ScriptedAnswers()
 
     def handle(self, request: Request) -> Response:
         try:
@@ -48,6 +52,9 @@ class ControlApi:
             ("POST", "/reset"): self._reset,
             ("GET", "/config"): lambda _: json_response(200, self._config().to_dict()),
             ("POST", "/config"): self._set_config,
+            ("GET", "/answers"): lambda _: json_response(200, {"data": self._scripted.list()}),
+            ("POST", "/answers"): self._add_answer,
+            ("DELETE", "/answers"): self._clear_answers,
         }
         handler = routes.get((method, path))
         if handler is not None:
@@ -62,7 +69,22 @@ class ControlApi:
 
     def _reset(self, _: Request) -> Response:
         self._state.reset()
+        self._scripted.clear()
         self._configure({})  # re-seeds the fault generator: a reset run replays the same faults
+        return json_response(200, {"ok": True})
+
+    def _add_answer(self, request: Request) -> Response:
+        spec = parse_json(request.body or b"{}")
+        if not isinstance(spec, dict):
+            raise Refused(errors.validation_error("The answer must be a JSON object.", status=400))
+        try:
+            rule = self._scripted.add(spec)
+        except ValueError as exc:
+            raise Refused(errors.validation_error(str(exc), status=400)) from None
+        return json_response(200, {"id": rule.id, "name": rule.name, "status": rule.status})
+
+    def _clear_answers(self, _: Request) -> Response:
+        self._scripted.clear()
         return json_response(200, {"ok": True})
 
     def _set_config(self, request: Request) -> Response:

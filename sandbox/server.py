@@ -18,6 +18,7 @@ from sandbox.config import SandboxConfig
 from sandbox.control import PREFIX, ControlApi
 from sandbox.faults import FaultInjector
 from sandbox.recorder import Recorder
+from sandbox.scripted import ScriptedAnswers
 from sandbox.state import SandboxState
 from sandbox.wire import Request, Response, error_response
 
@@ -38,15 +39,20 @@ class SandboxServer:
         self.state = SandboxState()
         self.faults = FaultInjector(self._config.seed)
         self.recorder = Recorder()
+        self.scripted = ScriptedAnswers()
         self._open_record_file(self._config.record_file)
         self.api = ResendApi(
             config=lambda: self._config,
             state=self.state,
             faults=self.faults,
             recorder=self.recorder,
+            scripted=self.scripted,
         )
         self.control = ControlApi(
-            state=self.state, config=lambda: self._config, configure=self.configure
+            state=self.state,
+            config=lambda: self._config,
+            configure=self.configure,
+            scripted=self.scripted,
         )
         self._httpd = _HTTPServer((host, port), _Handler, self)
         self._thread: threading.Thread | None = None

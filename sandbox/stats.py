@@ -19,6 +19,7 @@ RATE_LIMITED = "rate_limited"  # the real sliding-window limit said no
 QUOTA_EXCEEDED = "quota_exceeded"
 FAULT_500 = "fault_500"
 FAULT_429 = "fault_429"
+SCRIPTED = "scripted"  # an error answer asked for on demand (sandbox.scripted)
 DROPPED = "dropped"  # processed, answer never written
 ERROR = "error"  # a bug in the sandbox itself (500 application error)
 

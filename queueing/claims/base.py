@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from queueing.models import HeldCampaign, Message, MessageStatus, SendBatch
+from queueing.models import HeldCampaign, Message, MessageStatus, SendBatch, SenderDomainPause
 
 
 @dataclass
@@ -41,14 +41,18 @@ def due(now: datetime) -> Q:
 
 
 def claimable_messages(priority: str, now: datetime) -> QuerySet[Message]:
-    """Queued, due, not frozen into a batch, and not of a held campaign (queueing.holds)."""
+    """Queued, due, not frozen into a batch, not of a held campaign (queueing.holds), and not
+    from a paused sending domain (queueing.sender_pauses)."""
     held = HeldCampaign.objects.values("campaign_id")
+    paused = SenderDomainPause.objects.filter(lifted_at__isnull=True).values("domain")
     return (
         Message.objects.filter(status=MessageStatus.QUEUED, priority=priority, batch__isnull=True)
         .filter(due(now))
         # Test sends go whatever the campaign's state. `IN (subquery)`: the held campaigns
         # are read once per statement (a hashed subplan on PostgreSQL), not per row.
         .filter(Q(campaign__isnull=True) | Q(is_test=True) | ~Q(campaign_id__in=held))
+        # The same for paused domains; a test send from one is refused like any other.
+        .exclude(from_domain__in=paused)
     )
 
 

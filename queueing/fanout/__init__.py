@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from queueing import state_machine
+from queueing.addresses import sender_domain
 from queueing.enqueue import request_drain_on_commit
 from queueing.fanout import postgres, sqlite
 from queueing.models import Message, MessageStatus
@@ -25,6 +26,7 @@ def messages_fan_out(
     messages added)."""
     state_machine.check_created(MessageStatus.QUEUED)
     prototype.status = MessageStatus.QUEUED
+    prototype.from_domain = sender_domain(prototype.from_email)
     side = postgres if connection.vendor == "postgresql" else sqlite
     seen, last_id, inserted = side.insert_chunk(prototype, recipients, size, key_prefix)
     if inserted:

@@ -3,7 +3,9 @@
 One dispatcher, `record_outcome`, turns every outcome (queueing.outcomes) into the same step
 for one message (recording.messages) or a frozen batch (recording.batches): the two sides
 have the same verbs (transient, release, failed, rejected, conflict) and differ only in what
-they write. Fleet-wide consequences (a rate-limit pause, a sending pause) are taken here once.
+they write. Fleet-wide consequences (a rate-limit pause, a sending pause) are taken here once;
+a sender refused by the provider fails alone and pauses only its domain (a refused batch is
+split first, so the refusal lands on the member it concerns).
 Status changes of campaign messages are announced inside the same transaction
 (recording.announce), so campaign counters always match the rows.
 """
@@ -17,9 +19,11 @@ from queueing.outcomes import (
     BatchAccepted,
     BatchOutcome,
     IdempotencyConflict,
+    InProgress,
     QuotaExhausted,
     RateLimited,
     Rejected,
+    SenderRefused,
     SendingNotAllowed,
     SendOutcome,
     Sent,
@@ -50,8 +54,16 @@ def record_outcome(claim: MessageClaim | BatchClaim, outcome: SendOutcome | Batc
             reason = not_allowed_reason(error)
             sending_gate.pause_sending(reason, NOT_ALLOWED_PAUSE_SECONDS)
             return side.release(claim, NOT_ALLOWED_PAUSE_SECONDS, EventKind.PAUSED, reason)
+        case InProgress(retry_after=retry_after, error=error):
+            detail = f"{error}; asked again in {retry_after:.0f} s, no attempt spent"
+            return side.release(claim, retry_after, EventKind.RETRY, detail)
         case Rejected(error=error):
             return side.rejected(claim, error)
+        case SenderRefused(error=error) if isinstance(claim, BatchClaim):
+            # Which member's sender? Each goes alone, and the refusal lands on its own.
+            return batches.rejected(claim, error)
+        case SenderRefused(error=error, whole_domain=whole_domain):
+            return messages.sender_refused(claim, error, whole_domain=whole_domain)
         case IdempotencyConflict(error=error):
             return side.conflict(claim, conflict_error(error))
     raise TypeError(f"no recording for {outcome!r} of {type(claim).__name__}")

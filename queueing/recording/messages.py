@@ -12,11 +12,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from queueing import state_machine
+from queueing.addresses import sender_domain
 from queueing.claims import MessageClaim
 from queueing.models import EventKind, FailureCode, Message, MessageStatus
 from queueing.recording.announce import notify_campaigns
 from queueing.recording.common import cleared, events, lost, provider_name
 from queueing.retry_policy import backoff_seconds, expired_error, retry_window_passed
+from queueing.sender_pauses import sender_domain_pause
 
 log = logging.getLogger(__name__)
 S = MessageStatus
@@ -122,6 +124,21 @@ def failed(claim: MessageClaim, code: str, error: str) -> str:
 def rejected(claim: MessageClaim, error: str) -> str:
     """The provider refused the email itself: never retried."""
     return failed(claim, FailureCode.REJECTED, error)
+
+
+def sender_refused(claim: MessageClaim, error: str, *, whole_domain: bool) -> str:
+    """The provider refused this message's sender: it fails with the provider's words, and
+    with `whole_domain` the domain's later messages are held (queueing.sender_pauses) instead
+    of each meeting the same refusal. Nothing pauses fleet-wide."""
+    message = claim.message
+    domain = message.from_domain or sender_domain(message.from_email)
+    detail = error
+    with transaction.atomic():
+        if whole_domain and domain:
+            # Paused even if our claim was lost: the refusal concerns the domain, not the row.
+            sender_domain_pause(domain=domain, reason=error, message_id=message.pk)
+            detail = f"{error} (messages from {domain} are held until staff lift its pause)"
+        return failed(claim, FailureCode.SENDER_REFUSED, detail)
 
 
 def conflict(claim: MessageClaim, error: str) -> str:

@@ -1,7 +1,8 @@
 """What Resend's answers mean, as provider-neutral outcomes (`queueing.outcomes`).
 
 An error is read by its HTTP status and its error name together (a 429 may be a rate limit or
-a spent quota; a 409 may be a busy key or a changed body). Nothing here raises for an answer:
+a spent quota; a 409 a busy key or a changed body; `validation_error` a bad field at 400/422,
+a key that does not exist at 401, a sender the account may not use at 403). Nothing here raises for an answer:
 whatever is not understood becomes Transient and is logged with its body, so a strange answer
 can never lose a message. The shared rate limiter also follows the limit Resend announces.
 """
@@ -20,18 +21,24 @@ from queueing.outcomes import (
     BatchAccepted,
     BatchOutcome,
     IdempotencyConflict,
+    InProgress,
     QuotaExhausted,
     RateLimited,
     Rejected,
+    SenderRefused,
     SendingNotAllowed,
     SendOutcome,
     Sent,
     Transient,
 )
+from queueing.resend import errors
 
 log = logging.getLogger(__name__)
 
-QUOTA_ERRORS = ("daily_quota_exceeded", "monthly_quota_exceeded")
+QUOTA_ERRORS = (errors.DAILY_QUOTA_EXCEEDED, errors.MONTHLY_QUOTA_EXCEEDED)
+# concurrent_idempotent_requests: the first request under the key is still being processed
+# (usually well under a second); ask again after this long.
+IN_PROGRESS_WAIT_SECONDS = 2.0
 
 
 def email_outcome(response: Any) -> SendOutcome:
@@ -55,7 +62,8 @@ def batch_outcome(response: Any, size: int) -> BatchOutcome:
 
 
 def error_outcome(exc: ResendError) -> SendOutcome:
-    """The outcome of an error answer (or of the SDK's network error), by status and name."""
+    """The outcome of an error answer (or of the SDK's network error), by status and name
+    together: `validation_error` alone is a field (400/422), a key (401) or a sender (403)."""
     try:
         code = int(exc.code)
     except (TypeError, ValueError):
@@ -66,16 +74,29 @@ def error_outcome(exc: ResendError) -> SendOutcome:
 
     if name == "HttpClientError":  # the SDK's name for a network error or a timeout
         return Transient(error)
+    if (name, code) not in errors.DEFAULT_MESSAGES and 400 <= code < 500:
+        # Not in Resend's reference: decided by the status below, and said in the log.
+        log.warning("Resend answered with an error mailhub does not know: %s", error)
     if code == 429:
         if name in QUOTA_ERRORS:
             return QuotaExhausted(_quota_wait(name, headers), error)
         return RateLimited(_retry_after(headers), error)
     if code == 409:
-        if name == "invalid_idempotent_request":
+        if name == errors.INVALID_IDEMPOTENT_REQUEST:
             return IdempotencyConflict(error)
-        return Transient(error)  # concurrent_idempotent_requests: the first is still running
-    if code in (401, 403):
+        if name == errors.CONCURRENT_IDEMPOTENT_REQUESTS:  # the first is still running
+            return InProgress(IN_PROGRESS_WAIT_SECONDS, error)
+        return Transient(error)
+    # 401 is about the key whatever its name (validation_error on a sending endpoint: a key
+    # that does not exist); of the 403s only invalid_api_key is.
+    if code == 401 or (code == 403 and name == errors.INVALID_API_KEY):
         return SendingNotAllowed(f"{error.rstrip('.')} (check RESEND_API_KEY)")
+    if code == 403 and name == errors.VALIDATION_ERROR:  # unverified domain, testing mode
+        return SenderRefused(error, whole_domain=True)
+    if code == 422 and name == errors.INVALID_FROM_ADDRESS:
+        return SenderRefused(error, whole_domain=True)
+    if code == 451:  # security_error: Resend refuses this content; another try changes nothing
+        return Rejected(error)
     if code in (404, 405):
         return SendingNotAllowed(f"{error} (is RESEND_API_URL={settings.RESEND_API_URL} right?)")
     if code in (400, 413, 422):

@@ -193,7 +193,10 @@ def _check_email(item: Any, *, in_batch: bool) -> None:
 
     sender = item["from"]
     if not isinstance(sender, str) or address_of(sender) is None:
-        raise _refuse(f"Invalid `from` field. {_ADDRESS_HINT}")
+        # Resend names this one apart from other fields: it is the sender, not the email.
+        raise _Refused(
+            errors.error(errors.INVALID_FROM_ADDRESS, f"Invalid `from` field. {_ADDRESS_HINT}")
+        )
     _check_recipients("to", item["to"], required=True)
     for name in ("cc", "bcc", "reply_to"):
         if item.get(name) is not None:

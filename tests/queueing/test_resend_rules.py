@@ -104,7 +104,7 @@ def test_a_valid_email_has_no_error() -> None:
     [
         ({"subject": None}, "missing_required_field", "Missing `subject` field."),
         ({"html": None}, "missing_required_field", "Missing `html` or `text` field."),
-        ({"from_": "nobody"}, "validation_error", "Invalid `from` field."),
+        ({"from_": "nobody"}, "invalid_from_address", "Invalid `from` field."),
         ({"to": []}, "validation_error", "at least one address"),
         ({"cc": "bad@"}, "validation_error", "Invalid `cc` field."),
         ({"subject": "a\r\nBcc: x@example.com"}, "validation_error", "line breaks"),

@@ -31,10 +31,10 @@ def server() -> Iterator[SandboxServer]:
         (
             {"from_": "not-an-address"},
             422,
-            "validation_error",
+            "invalid_from_address",
             f"Invalid `from` field. The {FORMAT}",
         ),
-        ({"from_": ["a@example.com"]}, 422, "validation_error", "Invalid `from` field."),
+        ({"from_": ["a@example.com"]}, 422, "invalid_from_address", "Invalid `from` field."),
         ({"to": "ada@"}, 422, "validation_error", f"Invalid `to` field. The {FORMAT}"),
         ({"to": "Ada <ada@example.com"}, 422, "validation_error", "Invalid `to` field."),
         ({"to": "ada@example.com\r\nBcc: x@example.com"}, 422, "validation_error", "`to`"),
