@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audit.services import audit_record
 from queueing.enqueue import request_drain_on_commit
 from queueing.models import Priority, SenderDomainPause
 
@@ -60,6 +61,7 @@ def sender_domain_pause_lift(*, domain: str, actor: AbstractBaseUser | None = No
             active_pauses().filter(domain=domain).update(lifted_at=timezone.now(), lifted_by=by)
         )
         if lifted:
+            audit_record(actor=by, action="sender_domain.lift", target_label=domain)
             for priority in Priority.values:
                 request_drain_on_commit(priority)
     if lifted:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django_rq.settings import get_queues_list
 
 from campaigns.models import Campaign
-from queueing.models import Message, MessageStatus
+from queueing.models import Message, MessageStatus, SenderDomainPause
 from recipients.models import ImportRun, Subscription, Suppression
 from tests.mailhub.conftest import ROLES
 
@@ -246,6 +246,20 @@ def audit_log(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:audit_auditentry_changelist")), None)
 
 
+def sender_domain_lift(fx) -> Case:
+    pause = SenderDomainPause.objects.create(domain="refused.example", reason="not verified")
+    url = reverse("admin:queueing_senderdomainpause_changelist")
+    return Case(
+        action_post(url, "lift", pause.pk),
+        lambda: SenderDomainPause.objects.get(pk=pause.pk).lifted_at is not None,
+        "action",
+    )
+
+
+def login_lockouts(fx) -> Case:
+    return Case(lambda client: client.get(reverse("admin:axes_accessattempt_changelist")), None)
+
+
 OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "message_retry": (message_retry, SENDERS),
     "message_cancel": (message_cancel, SENDERS),
@@ -272,6 +286,8 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "rq_dashboard": (rq_dashboard, MANAGERS),
     "rq_in_admin": (rq_in_admin, MANAGERS),
     "audit_log": (audit_log, MANAGERS),
+    "sender_domain_lift": (sender_domain_lift, MANAGERS),
+    "login_lockouts": (login_lockouts, MANAGERS),
 }
 
 

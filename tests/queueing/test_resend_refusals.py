@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from queueing import sending_gate
 from queueing.models import (
     BatchStatus,
@@ -270,6 +271,8 @@ def test_a_paused_domain_holds_its_messages_until_staff_lift_it(
     assert response.status_code == 302
     pause.refresh_from_db()
     assert pause.lifted_at is not None and pause.lifted_by == manager
+    entry = AuditEntry.objects.get(action="sender_domain.lift")
+    assert (entry.actor, entry.target_label) == (manager, UNVERIFIED)
     run_worker_burst()
     for message in held:
         message.refresh_from_db()
