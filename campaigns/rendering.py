@@ -270,7 +270,7 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
             results[message.pk] = NotEligible(_why_not(recipient, lists))
             continue
         if over_budget:
-            results[message.pk] = RenderFailed(over_budget)
+            results[message.pk] = RenderFailed(over_budget, over_budget=True)
             continue
         budget = message_budget(not_after=group_deadline)
         try:
@@ -278,7 +278,7 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
                 compiled, recipient, campaign, link_list, links=links, budget=budget
             )
         except RenderBudgetExceeded as exc:
-            results[message.pk] = RenderFailed(f"render budget: {exc}")
+            results[message.pk] = RenderFailed(f"render budget: {exc}", over_budget=True)
             over_budget = (
                 f"render budget: not rendered, message {message.pk} of this campaign's group "
                 f"went {exc}"

@@ -260,8 +260,15 @@ def _prepare(token, group: list[Message], *, stored: bool) -> tuple[list[Message
             if expired:
                 errors = {m.pk: expired_error() for m in expired}
                 dropped.failed(token, expired, FailureCode.EXPIRED, errors)
-            if failed:
-                dropped.failed(token, failed, FailureCode.RENDER_ERROR, rendering.failed)
+            for code, subset in (
+                (
+                    FailureCode.RENDER_ERROR,
+                    [m for m in failed if m.pk not in rendering.over_budget],
+                ),
+                (FailureCode.RENDER_BUDGET, [m for m in failed if m.pk in rendering.over_budget]),
+            ):
+                if subset:
+                    dropped.failed(token, subset, code, rendering.failed)
             if suppressed:
                 dropped.suppressed(token, suppressed, blocked)
     return group, [m for m in rendering.rendered if m.pk not in blocked]

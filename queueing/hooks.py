@@ -37,9 +37,12 @@ class Rendered:
 
 @dataclass(frozen=True)
 class RenderFailed:
-    """This one message cannot be rendered (e.g. a missing attribute): it fails alone."""
+    """This one message cannot be rendered (e.g. a missing attribute): it fails alone.
+    `over_budget`: it went over (or was set aside because its group went over) the render
+    budget, which people look for apart from a plain template error."""
 
     reason: str
+    over_budget: bool = False
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class FailureCode(models.TextChoices):
     IDEMPOTENCY_CONFLICT = "idempotency_conflict", "Idempotency conflict: check by hand"
     WORKER_LOST = "worker_lost", "Worker lost on the last attempt"
     RENDER_ERROR = "render_error", "Could not be rendered"
+    RENDER_BUDGET = "render_budget", "Over the render budget (time or size)"
     SENDER_REFUSED = "sender_refused", "Sender refused by Resend (domain or account)"
 
 

@@ -17,6 +17,7 @@ class RenderReport:
     rendered: list[Message] = field(default_factory=list)  # content set, not yet stored
     failed: dict[int, str] = field(default_factory=dict)
     not_eligible: dict[int, str] = field(default_factory=dict)
+    over_budget: set[int] = field(default_factory=set)  # failed ones set aside by the budget
 
 
 # What rendering sets on a row; claims stores it before the first call (freeze_batch,
@@ -48,6 +49,8 @@ def render_pending(messages: list[Message]) -> RenderReport:
         content = results.get(message.pk, RenderFailed("the renderer returned nothing"))
         if isinstance(content, RenderFailed):
             report.failed[message.pk] = content.reason
+            if content.over_budget:
+                report.over_budget.add(message.pk)
             continue
         if isinstance(content, NotEligible):
             report.not_eligible[message.pk] = content.reason

@@ -319,7 +319,7 @@ def test_a_hostile_group_fails_with_the_reason_through_a_real_worker(
     rows = Message.objects.filter(campaign=campaign)
     assert rows.count() == 5
     assert set(rows.values_list("status", "failure_code")) == {
-        (MessageStatus.FAILED, FailureCode.RENDER_ERROR)
+        (MessageStatus.FAILED, FailureCode.RENDER_BUDGET)
     }
     errors = list(rows.order_by("pk").values_list("last_error", flat=True))
     assert "over the render budget" in errors[0]
