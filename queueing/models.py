@@ -344,3 +344,43 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.detail[:60]}"
+
+
+class ApiScope(models.TextChoices):
+    SEND = "send", "Send and read its own emails"
+    RECIPIENTS = "recipients", "Manage recipients and subscriptions"
+    CAMPAIGNS = "campaigns", "Read and run campaigns"
+
+
+class ApiKey(models.Model):
+    """A key another service sends with `Authorization: Bearer …`.
+
+    The key itself is shown once, when it is made; only its SHA-256 digest is kept, with a
+    short prefix people can recognise it by in lists and logs."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    # Sender domains this key may use in `from`; empty means the fleet-wide setting decides.
+    allowed_from_domains = models.JSONField(default=list, blank=True)
+    # Requests per second this key may make; None means no limit of its own.
+    rate_limit = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        state = " (revoked)" if self.revoked_at else ""
+        return f"{self.name} [{self.prefix}…]{state}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
