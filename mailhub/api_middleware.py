@@ -1,7 +1,7 @@
 """Everything under /api answers JSON in Resend's error shape, and may be as large as Resend
 allows; the rest of the site keeps Django's defaults.
 
-Two jobs, for paths under /api only:
+Two jobs, for paths under /api only (a body must also be `application/json`, else 415):
 - the body limit: MAILHUB_API_MAX_BODY_BYTES (Resend's 40 MB per email, plus base64 and
   JSON overhead) instead of DATA_UPLOAD_MAX_MEMORY_SIZE, which stays Django's 2.5 MB for the
   admin; a larger body is a 413 before anything reads it;
@@ -88,6 +88,11 @@ def _read_body(request: HttpRequest) -> ResendError | None:
         return _too_large(len(body), limit)
     request._body = body
     request._stream = io.BytesIO(body)
+    if body and request.content_type != "application/json":
+        return errors.validation_error(
+            f"The Content-Type is `{request.content_type or 'missing'}`: send `application/json`.",
+            status=415,
+        )
     return None
 
 

@@ -202,3 +202,6 @@ class MessageAdmin(admin.ModelAdmin):
                 f"{skipped} message(s) were already being sent or finished and were left alone.",
                 messages.WARNING,
             )
+
+
+from queueing import admin_api_keys  # noqa: E402, F401 (API keys' admin, in its own module)

@@ -91,7 +91,10 @@ def send_email(
 
 
 @router.post(
-    "/emails/batch", response={200: BatchAnswer, **_errors(409)}, summary="Send up to 100 emails"
+    "/emails/batch",
+    response={200: BatchAnswer, **_errors(409)},
+    exclude_none=True,  # `errors` only in permissive mode, as Resend answers
+    summary="Send up to 100 emails",
 )
 def send_batch(
     request: HttpRequest, payload: SendBatch, headers: Header[BatchHeaders]

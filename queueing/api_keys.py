@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -36,14 +37,14 @@ def digest_of(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def api_key_create(
+def validate_key_settings(
     *,
     name: str,
     scopes: Iterable[str],
     allowed_from_domains: Iterable[str] = (),
     rate_limit: float | None = None,
-    created_by=None,
-) -> NewApiKey:
+) -> dict[str, Any]:
+    """A key's settings, cleaned; raises ValidationError keyed by field (admin form too)."""
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the key a name that says who uses it."})
@@ -61,16 +62,32 @@ def api_key_create(
             raise ValidationError({"allowed_from_domains": f"{domain!r} is not a domain name."})
     if rate_limit is not None and not 0 < rate_limit <= 10_000:
         raise ValidationError({"rate_limit": "The rate limit is requests per second, above 0."})
+    return {
+        "name": name[:100],
+        "scopes": scopes,
+        "allowed_from_domains": domains,
+        "rate_limit": rate_limit,
+    }
+
+
+def api_key_create(
+    *,
+    name: str,
+    scopes: Iterable[str],
+    allowed_from_domains: Iterable[str] = (),
+    rate_limit: float | None = None,
+    created_by=None,
+) -> NewApiKey:
+    cleaned = validate_key_settings(
+        name=name, scopes=scopes, allowed_from_domains=allowed_from_domains, rate_limit=rate_limit
+    )
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(
-        name=name[:100],
         prefix=f"{KEY_PREFIX}{prefix}",
         digest=digest_of(secret),
-        scopes=scopes,
-        allowed_from_domains=domains,
-        rate_limit=rate_limit,
         created_by=created_by,
+        **cleaned,
     )
     return NewApiKey(api_key=api_key, secret=secret)
 

@@ -1,7 +1,7 @@
 """An API key's own request rate limit (`ApiKey.rate_limit`, requests per second; off when
 None), counted in Redis in fixed windows shared by every web process.
 
-A key limited to `r` requests/s gets `max(1, floor(r × w))` requests per window of `w`
+A key limited to `r` requests/s gets `max(1, floor(r * w))` requests per window of `w`
 seconds, where `w` is 1 second, or 1/r rounded up when r < 1 (0.5/s: one request per 2 s).
 The answer carries Resend's headers: `ratelimit-limit`, `ratelimit-remaining`,
 `ratelimit-reset` (seconds until the window ends), and `retry-after` on a 429. When Redis
