@@ -8,9 +8,11 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once the app registry is ready: these modules use the models.
         from campaigns import receivers  # noqa: F401 (connects the counters to queueing's signal)
+        from campaigns.api_templates import render_named_template
         from campaigns.reconciler import reconcile_step
         from campaigns.rendering import render_messages
         from queueing import hooks
 
         hooks.register_renderer(render_messages)
         hooks.register_reconcile_step("campaigns", reconcile_step)
+        hooks.register_template_renderer(render_named_template)

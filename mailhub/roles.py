@@ -2,7 +2,8 @@
 
 `ROLES` maps each role (a Group of that name) to the permissions it holds, as
 "app_label.codename" or a pattern with `*` ("queueing.view_*" is every view permission of
-queueing's models, including models added later). `CUSTOM_PERMISSIONS` are the permissions
+queueing's models, including models added later); an entry starting with `-` takes away
+what it names from what the others give. `CUSTOM_PERMISSIONS` are the permissions
 that are not a model's add/change/delete/view, created here rather than in `Meta.permissions`
 so that adding one never needs a migration in the app that owns the model.
 
@@ -42,7 +43,10 @@ CUSTOM_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
 
 PRODUCT_APPS = ("queueing", "recipients", "campaigns")
 
-VIEWER = tuple(f"{app}.view_*" for app in PRODUCT_APPS)
+# API keys, and the idempotency records behind them, are the manager's alone (even to read).
+MANAGER_ONLY = ("-queueing.*_apikey", "-queueing.*_apiidempotencykey")
+
+VIEWER = (*(f"{app}.view_*" for app in PRODUCT_APPS), *MANAGER_ONLY)
 # Lifting a sender domain pause is the pause's change permission: manager only, through
 # queueing.* below (a sender may not send into a refusal Resend has just given).
 
@@ -93,18 +97,22 @@ def _key(permission: Permission) -> str:
 
 
 def resolve(patterns: Iterable[str], permissions: Iterable[Permission]) -> list[Permission]:
-    """The permissions the patterns name, in a stable order."""
+    """The permissions the patterns name, less those an exclusion (`-pattern`) names, in a
+    stable order."""
     patterns = list(patterns)
-    return sorted(
-        (p for p in permissions if any(fnmatch.fnmatchcase(_key(p), pat) for pat in patterns)),
-        key=_key,
-    )
+    include = [pat for pat in patterns if not pat.startswith("-")]
+    exclude = [pat[1:] for pat in patterns if pat.startswith("-")]
+
+    def named(permission: Permission, pats: list[str]) -> bool:
+        return any(fnmatch.fnmatchcase(_key(permission), pat) for pat in pats)
+
+    return sorted((p for p in permissions if named(p, include) and not named(p, exclude)), key=_key)
 
 
 def unknown_entries(patterns: Iterable[str], permissions: Iterable[Permission]) -> list[str]:
     """Entries of the map that name no permission (a typo, or a model that is gone)."""
     keys = [_key(p) for p in permissions]
-    return [pat for pat in patterns if not fnmatch.filter(keys, pat)]
+    return [pat for pat in patterns if not fnmatch.filter(keys, pat.removeprefix("-"))]
 
 
 def create_custom_permissions(using: str = DEFAULT_DB_ALIAS) -> None:

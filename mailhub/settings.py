@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_rq",
     "axes",
+    "ninja",  # serves the API docs page's scripts locally instead of from a CDN
     "mailhub.apps.MailhubConfig",
     "recipients",
     "campaigns",
@@ -38,6 +39,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every answer under /api (redirects and refusals included) is JSON.
+    "mailhub.api_middleware.ApiJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,7 +138,7 @@ BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The load balancer's health probe and internal callers may use plain HTTP on this path.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^api/"]
 
 # --- Admin login throttling (django-axes, plus mailhub.login_throttle) --------------------
 # Failures are counted per client address and per username, in the database.
@@ -187,6 +190,9 @@ MAILHUB_ALLOWED_SENDER_DOMAINS = [
 ]
 # Resend accepts up to 40 MB per email after base64 encoding; keep well under it.
 MAILHUB_MAX_ATTACHMENTS_BYTES = env.int("MAILHUB_MAX_ATTACHMENTS_BYTES", default=10 * 1024 * 1024)
+# The HTTP API's largest request body: Resend's 40 MB per email once base64-encoded, plus room
+# for the JSON around it. Only /api; the admin keeps DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+MAILHUB_API_MAX_BODY_BYTES = env.int("MAILHUB_API_MAX_BODY_BYTES", default=42 * 1024 * 1024)
 MAILHUB_MAX_ATTEMPTS = env.int("MAILHUB_MAX_ATTEMPTS", default=8)
 MAILHUB_RETRY_BASE_SECONDS = env.float("MAILHUB_RETRY_BASE_SECONDS", default=5.0)
 MAILHUB_RETRY_MAX_SECONDS = env.float("MAILHUB_RETRY_MAX_SECONDS", default=1800.0)

@@ -3,6 +3,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django_rq.urls import urlpatterns as rq_urlpatterns
 
+from mailhub.api import api
 from mailhub.rq_access import guard_patterns
 
 
@@ -15,5 +16,6 @@ urlpatterns = [
     path("admin/rq/", include((guard_patterns(rq_urlpatterns), "django_rq"))),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("api/", api.urls),
     path("", include("recipients.urls")),
 ]

@@ -216,4 +216,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 # Sender domain pauses have their own module (registered on import).
-from queueing import admin_pauses  # noqa: E402, F401
+from queueing import (
+    admin_api_keys,  # noqa: F401 (API keys' admin, in its own module)
+    admin_pauses,  # noqa: F401
+)

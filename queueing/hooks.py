@@ -106,3 +106,19 @@ def renderer() -> Renderer | None:
 
 def reconcile_steps() -> list[tuple[str, ReconcileStep]]:
     return list(_reconcile_steps.items())
+
+
+# The HTTP API's `template: {"id", "variables"}`: campaigns owns templates and renders them.
+# -> Rendered, RenderFailed (the template exists but cannot be rendered with these
+# variables), or None (no template with that slug or id).
+TemplateRenderer = Callable[[str, Mapping[str, object]], Rendered | RenderFailed | None]
+_template_renderer: list[TemplateRenderer] = []
+
+
+def register_template_renderer(render: TemplateRenderer) -> None:
+    """Set the one renderer of named templates for the HTTP API; registering again replaces it."""
+    _template_renderer[:] = [render]
+
+
+def template_renderer() -> TemplateRenderer | None:
+    return _template_renderer[0] if _template_renderer else None

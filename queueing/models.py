@@ -147,6 +147,15 @@ class Message(models.Model):
         related_name="+",
         db_index=False,  # indexed only where set (Meta.indexes): campaigns never set it
     )
+    # The API key that queued it (HTTP API only); a key sees only its own messages.
+    api_key = models.ForeignKey(
+        "ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # indexed only where set (Meta.indexes), like created_by
+    )
     campaign = models.ForeignKey(
         "campaigns.Campaign",
         null=True,
@@ -206,6 +215,12 @@ class Message(models.Model):
                 fields=["created_by"],
                 condition=Q(created_by__isnull=False),
                 name="message_creator_idx",
+            ),
+            # The API's list of a key's own messages, newest first (GET /emails).
+            models.Index(
+                fields=["api_key", "-id"],
+                condition=Q(api_key__isnull=False),
+                name="message_api_key_idx",
             ),
             # Admin: newest first; the final statuses other than "sent" that people look for.
             # (Every index costs each row update of a send; a (status, …) index on all rows
@@ -387,3 +402,75 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.detail[:60]}"
+
+
+class ApiScope(models.TextChoices):
+    SEND = "send", "Send and read its own emails"
+    RECIPIENTS = "recipients", "Manage recipients and subscriptions"
+    CAMPAIGNS = "campaigns", "Read and run campaigns"
+
+
+class ApiKey(models.Model):
+    """A key another service sends with `Authorization: Bearer …`.
+
+    The key itself is shown once, when it is made; only its SHA-256 digest is kept, with a
+    short prefix people can recognise it by in lists and logs."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(default=list)
+    # Sender domains this key may use in `from`; empty means the fleet-wide setting decides.
+    allowed_from_domains = models.JSONField(default=list, blank=True)
+    # Requests per second this key may make; None means no limit of its own.
+    rate_limit = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        state = " (revoked)" if self.revoked_at else ""
+        return f"{self.name} [{self.prefix}…]{state}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyState(models.TextChoices):
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+class ApiIdempotencyKey(models.Model):
+    """An `Idempotency-Key` the HTTP API has seen, kept 24 hours (in the database: Redis may
+    be flushed). The unique (api_key, key) constraint decides which of two requests at once
+    owns the key; the answer is stored in the transaction that creates the messages, so a
+    stored answer always has its messages and an interrupted request leaves none."""
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=256)
+    # Method, path and SHA-256 of the exact body (queueing.resend.idempotency.fingerprint).
+    fingerprint = models.CharField(max_length=400)
+    state = models.CharField(max_length=16, choices=IdempotencyState.choices)
+    # Which request holds an in-progress key; the answer is stored only under this token.
+    token = models.UUIDField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    answer = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="api_idempotency_key")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="api_idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.state})"

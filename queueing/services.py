@@ -320,3 +320,66 @@ def campaign_messages_cancel(*, campaign_id: int, detail: str = "campaign cancel
                     sender=Message, changes={(campaign_id, MessageStatus.CANCELLED): count}
                 )
         total += count
+
+
+# --- the HTTP API's additions (beside the services above, which they call) ---
+
+
+def messages_create_each(
+    items: Sequence[dict[str, Any]],
+) -> tuple[list[Message], dict[int, ValidationError]]:
+    """Store the valid ones of `items` (a permissive batch) and report the others by index.
+
+    Each item is checked alone; the valid ones are then stored together through
+    messages_create_many (one transaction, one drain per priority), which checks them once
+    more: a small cost that keeps one path for storing."""
+    valid: list[dict[str, Any]] = []
+    refused: dict[int, ValidationError] = {}
+    for index, fields in enumerate(items):
+        try:
+            _prepare(fields)
+        except ValidationError as exc:
+            refused[index] = exc
+        else:
+            valid.append(fields)
+    return (messages_create_many(valid) if valid else []), refused
+
+
+def messages_record_api_key(*, messages: Sequence[Message], api_key: Any) -> None:
+    """Record the API key that queued `messages` (call it in their transaction)."""
+    Message.objects.filter(pk__in=[m.pk for m in messages]).update(api_key=api_key)
+    for message in messages:
+        message.api_key = api_key
+
+
+def message_reschedule(*, message: Message, scheduled_at: datetime) -> bool:
+    """Move a scheduled message to `scheduled_at`; False if it is no longer scheduled.
+
+    A time in the past (beyond a minute's tolerance) or without a zone is a ValidationError;
+    a time that has come queues the message now (scheduled → queued)."""
+    now = timezone.now()
+    due = _validate_schedule(scheduled_at, now) is None
+    with transaction.atomic():
+        if due:
+            moved = state_machine.move(
+                Message.objects.filter(pk=message.pk),
+                MessageStatus.QUEUED,
+                from_=MessageStatus.SCHEDULED,
+                queued_at=now,
+            )
+            detail = "rescheduled to now"
+        else:
+            moved = state_machine.move(
+                Message.objects.filter(pk=message.pk),
+                MessageStatus.SCHEDULED,
+                from_=MessageStatus.SCHEDULED,
+                scheduled_at=scheduled_at,
+                updated_at=now,
+            )
+            detail = f"rescheduled for {scheduled_at.isoformat()}"
+        if moved:
+            kind = EventKind.QUEUED if due else EventKind.SCHEDULED
+            add_events([(message.pk, kind, detail, {})])
+            if due:
+                request_drain_on_commit(message.priority)
+    return bool(moved)

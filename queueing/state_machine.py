@@ -31,7 +31,7 @@ B = BatchStatus
 TRANSITIONS: dict[tuple[str | None, str], str] = {
     (None, S.QUEUED): "message_create, messages_create_many, fanout.messages_fan_out",
     (None, S.SCHEDULED): "message_create with a future scheduled_at",
-    (S.SCHEDULED, S.QUEUED): "reconciler: its time came",
+    (S.SCHEDULED, S.QUEUED): "reconciler: its time came; message_reschedule to a time that has come",
     (S.SCHEDULED, S.CANCELLED): "message_cancel, campaign_messages_cancel",
     (S.QUEUED, S.CANCELLED): "message_cancel, campaign_messages_cancel (never inside a frozen batch)",
     (S.QUEUED, S.SENDING): "claims: a worker takes it, with a token and a lease",

@@ -18,6 +18,7 @@ MISSING_REQUIRED_FIELD = "missing_required_field"
 MISSING_API_KEY = "missing_api_key"
 RESTRICTED_API_KEY = "restricted_api_key"
 INVALID_API_KEY = "invalid_api_key"
+RESTRICTED_API_KEY = "restricted_api_key"
 NOT_FOUND = "not_found"
 METHOD_NOT_ALLOWED = "method_not_allowed"
 INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
@@ -43,6 +44,7 @@ STATUS_CODES: dict[str, int] = {
     MISSING_API_KEY: 401,
     RESTRICTED_API_KEY: 401,
     INVALID_API_KEY: 403,
+    RESTRICTED_API_KEY: 401,
     NOT_FOUND: 404,
     METHOD_NOT_ALLOWED: 405,
     INVALID_IDEMPOTENT_REQUEST: 409,
@@ -158,6 +160,12 @@ def missing_api_key() -> ResendError:
 
 def invalid_api_key() -> ResendError:
     return error(INVALID_API_KEY, "API key is invalid.")
+
+
+def restricted_api_key(
+    message: str = "This API key is restricted to other endpoints.",
+) -> ResendError:
+    return error(RESTRICTED_API_KEY, message)
 
 
 def not_found(message: str = "The requested endpoint does not exist.") -> ResendError:

@@ -118,3 +118,17 @@ def test_manager_holds_everything_of_the_product() -> None:
     }
     assert manager >= product | {"audit.view_auditentry", "django_rq.admin"}
     assert manager >= group_permissions("sender")
+
+
+def test_api_keys_are_for_managers_alone() -> None:
+    from django.contrib.auth.models import Group
+
+    from mailhub.roles import sync_roles
+
+    sync_roles()
+    for role in ("viewer", "sender"):
+        codenames = set(Group.objects.get(name=role).permissions.values_list("codename", flat=True))
+        assert not {c for c in codenames if c.endswith(("_apikey", "_apiidempotencykey"))}
+        assert "view_message" in codenames
+    manager = set(Group.objects.get(name="manager").permissions.values_list("codename", flat=True))
+    assert {"add_apikey", "view_apikey", "change_apikey"} <= manager
