@@ -215,8 +215,5 @@ class MessageAdmin(admin.ModelAdmin):
             )
 
 
-# Sender domain pauses have their own module (registered on import).
-from queueing import (
-    admin_api_keys,  # noqa: F401 (API keys' admin, in its own module)
-    admin_pauses,  # noqa: F401
-)
+# Sender domain pauses and API keys have admin modules of their own (registered on import).
+from queueing import admin_api_keys, admin_pauses  # noqa: E402, F401

@@ -18,7 +18,6 @@ MISSING_REQUIRED_FIELD = "missing_required_field"
 MISSING_API_KEY = "missing_api_key"
 RESTRICTED_API_KEY = "restricted_api_key"
 INVALID_API_KEY = "invalid_api_key"
-RESTRICTED_API_KEY = "restricted_api_key"
 NOT_FOUND = "not_found"
 METHOD_NOT_ALLOWED = "method_not_allowed"
 INVALID_IDEMPOTENCY_KEY = "invalid_idempotency_key"
@@ -44,7 +43,6 @@ STATUS_CODES: dict[str, int] = {
     MISSING_API_KEY: 401,
     RESTRICTED_API_KEY: 401,
     INVALID_API_KEY: 403,
-    RESTRICTED_API_KEY: 401,
     NOT_FOUND: 404,
     METHOD_NOT_ALLOWED: 405,
     INVALID_IDEMPOTENT_REQUEST: 409,

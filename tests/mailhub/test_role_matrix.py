@@ -17,7 +17,7 @@ from django.urls import reverse
 from django_rq.settings import get_queues_list
 
 from campaigns.models import Campaign
-from queueing.models import Message, MessageStatus, SenderDomainPause
+from queueing.models import ApiKey, Message, MessageStatus, SenderDomainPause
 from recipients.models import ImportRun, Subscription, Suppression
 from tests.mailhub.conftest import ROLES
 
@@ -256,6 +256,18 @@ def sender_domain_lift(fx) -> Case:
     )
 
 
+def api_keys(fx) -> Case:
+    return Case(lambda client: client.get(reverse("admin:queueing_apikey_changelist")), None)
+
+
+def api_key_create(fx) -> Case:
+    url = reverse("admin:queueing_apikey_add")
+    return Case(
+        lambda client: client.post(url, {"name": "billing", "scopes": ["send"]}),
+        lambda: ApiKey.objects.filter(name="billing").exists(),
+    )
+
+
 def login_lockouts(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:axes_accessattempt_changelist")), None)
 
@@ -288,6 +300,8 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "audit_log": (audit_log, MANAGERS),
     "sender_domain_lift": (sender_domain_lift, MANAGERS),
     "login_lockouts": (login_lockouts, MANAGERS),
+    "api_keys": (api_keys, MANAGERS),
+    "api_key_create": (api_key_create, MANAGERS),
 }
 
 

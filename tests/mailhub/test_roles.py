@@ -80,6 +80,8 @@ def test_viewer_reads_every_model_of_the_product_and_changes_nothing() -> None:
     viewer = group_permissions("viewer")
     for app_label in roles.PRODUCT_APPS:
         for model in apps.get_app_config(app_label).get_models():
+            if model._meta.model_name in ("apikey", "apiidempotencykey"):
+                continue  # managers only
             assert f"{app_label}.view_{model._meta.model_name}" in viewer
     assert all(p.split(".", 1)[1].startswith("view_") for p in viewer)
     assert "audit.view_auditentry" not in viewer  # managers only
