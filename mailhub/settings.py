@@ -162,6 +162,11 @@ MAILHUB_ALLOWED_SENDER_DOMAINS = [
 ]
 # Resend accepts up to 40 MB per email after base64 encoding; keep well under it.
 MAILHUB_MAX_ATTACHMENTS_BYTES = env.int("MAILHUB_MAX_ATTACHMENTS_BYTES", default=10 * 1024 * 1024)
+# One message's size as Resend counts it (html + text + attachments after base64), refused
+# when the message is created; capped at Resend's own limit, 40 MB (queueing/resend/limits.py).
+MAILHUB_MAX_MESSAGE_BYTES = env.int("MAILHUB_MAX_MESSAGE_BYTES", default=40_000_000)
+# How far ahead a message may be scheduled (mailhub holds it until then, not Resend).
+MAILHUB_MAX_SCHEDULE_DAYS = env.int("MAILHUB_MAX_SCHEDULE_DAYS", default=365)
 MAILHUB_MAX_ATTEMPTS = env.int("MAILHUB_MAX_ATTEMPTS", default=8)
 MAILHUB_RETRY_BASE_SECONDS = env.float("MAILHUB_RETRY_BASE_SECONDS", default=5.0)
 MAILHUB_RETRY_MAX_SECONDS = env.float("MAILHUB_RETRY_MAX_SECONDS", default=1800.0)
