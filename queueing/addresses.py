@@ -124,14 +124,23 @@ def stored_mailbox(value: str) -> Mailbox | None:
     were quoted (`Bob, Jr <bob@example.com>`, validated then), the trailing `<address>`."""
     if _PLAIN_ADDRESS.fullmatch(value):
         return Mailbox("", value)
-    try:
-        return parse_address(value)
-    except AddressError:
-        pass
+    mailbox = read_address(value)
+    if mailbox:
+        return mailbox
     name, bracket, rest = value.strip().rpartition("<")
     if bracket and rest.endswith(">") and "@" in rest:
         return Mailbox(name.strip().strip('"'), rest[:-1].strip())
     return None
+
+
+def read_address(value: str) -> Mailbox | None:
+    """The one address in `value` as the RFC 5322 parser reads it, without judging the
+    addr-spec (no fast path, no validate_email): None unless it holds exactly one."""
+    try:
+        mailboxes = _parse(_checked_text(value, limit=MAX_ADDRESS_INPUT), validate=False)
+    except AddressError:
+        return None
+    return mailboxes[0] if len(mailboxes) == 1 else None
 
 
 def _checked_text(value: object, *, limit: int) -> str:
@@ -147,7 +156,7 @@ def _checked_text(value: object, *, limit: int) -> str:
     return text
 
 
-def _parse(text: str) -> list[Mailbox]:
+def _parse(text: str, *, validate: bool = True) -> list[Mailbox]:
     invalid = f"{text!r} is not a valid address: {_HINT}."
     try:
         header = _ADDRESS_HEADER("to", text)
@@ -169,6 +178,8 @@ def _parse(text: str) -> list[Mailbox]:
         parsed.append(Mailbox(mailbox.display_name.strip(), mailbox.addr_spec))
     if problems:
         raise AddressError(invalid)
+    if not validate:
+        return parsed
     return [Mailbox(m.name, _valid_addr_spec(m.address, text)) for m in parsed]
 
 

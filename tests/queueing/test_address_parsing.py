@@ -11,12 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from queueing.addresses import (
+    _PLAIN_ADDRESS,
     AddressError,
     Mailbox,
     bare_address,
     format_address,
     parse_address,
     parse_address_list,
+    read_address,
     stored_mailbox,
 )
 from queueing.resend.payload import payload_address
@@ -210,3 +212,10 @@ def test_rows_stored_before_names_were_quoted_are_still_read():
     assert bare_address("Bob, Jr <Bob@Example.com>") == "bob@example.com"
     assert payload_address("Bob, Jr <bob@example.com>") == '"Bob, Jr" <bob@example.com>'
     assert bare_address("not an address") == ""
+
+
+@bounded
+@given(st.from_regex(_PLAIN_ADDRESS, fullmatch=True))
+def test_the_fast_path_reads_plain_addresses_as_the_parser_does(value):
+    mailbox = read_address(value)
+    assert mailbox is not None and bare_address(value) == mailbox.address.lower()
