@@ -9,7 +9,7 @@ import inspect
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -235,12 +235,7 @@ def _validate_schedule(scheduled_at: datetime | None, now: datetime) -> datetime
         raise ValidationError(
             {"scheduled_at": "The scheduled time has no time zone: add one, e.g. +00:00."}
         )
-    try:
-        scheduled_at.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValidationError(
-            {"scheduled_at": f"The scheduled time {scheduled_at.isoformat()} is out of range."}
-        ) from None
+    validation.check_time_in_range(scheduled_at, "scheduled_at")
     if scheduled_at < now - SCHEDULE_PAST_TOLERANCE:
         raise ValidationError(
             {"scheduled_at": f"The scheduled time {scheduled_at.isoformat()} is in the past."}

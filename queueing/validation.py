@@ -8,6 +8,7 @@ own rules (addresses parsed by `queueing.addresses`, allowed sender domains, res
 """
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -104,6 +105,15 @@ def validate_sender(value: str) -> str:
             }
         )
     return str(mailbox)
+
+
+def check_time_in_range(value: datetime, field: str) -> None:
+    """An aware time that Python (and so the database and RQ) can place in UTC: year 1 or
+    9999 with an offset cannot, and would be a traceback later instead of an error now."""
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValidationError({field: f"The time {value.isoformat()} is out of range."}) from None
 
 
 def validate_subject(value: Any) -> str:
