@@ -92,8 +92,7 @@ def parse_address(value: object) -> Mailbox:
     if len(mailboxes) != 1:
         listed = ", ".join(m.address for m in mailboxes)
         raise AddressError(
-            f"{text!r} holds {len(mailboxes)} addresses ({listed}); give one address here "
-            '(a name with a comma needs quotes: "Doe, John" <john@example.com>).'
+            f"{text!r} holds {len(mailboxes)} addresses ({listed}); give one address here."
         )
     return mailboxes[0]
 
@@ -131,6 +130,17 @@ def stored_mailbox(value: str) -> Mailbox | None:
     if bracket and rest.endswith(">") and "@" in rest:
         return Mailbox(name.strip().strip('"'), rest[:-1].strip())
     return None
+
+
+def sendable_address(value: str) -> str:
+    """A stored address as the provider gets it. One the parser reads as exactly one address
+    goes as stored (new rows are stored written back; keeping the bytes keeps a retry's body
+    the same across a deploy, as its Idempotency-Key needs). A row stored before names were
+    quoted (`Bob, Jr <bob@example.com>`) goes written back from its trailing address."""
+    if _PLAIN_ADDRESS.fullmatch(value) or read_address(value):
+        return value
+    mailbox = stored_mailbox(value)
+    return str(mailbox) if mailbox else value
 
 
 def read_address(value: str) -> Mailbox | None:
@@ -190,8 +200,8 @@ def _refused(defect: HeaderDefect) -> bool:
 def _no_domain(text: str, word: str, count: int) -> str:
     if count > 1:
         return (
-            f"{text!r} is not a valid address list: {word!r} is not an address (a name with "
-            'a comma needs quotes: "Doe, John" <john@example.com>).'
+            f"{text!r} is not a valid address: {word!r} is not an address (a name with a "
+            'comma needs quotes: "Doe, John" <john@example.com>).'
         )
     return f"{text!r} is not a valid address: {_HINT}."
 

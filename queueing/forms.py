@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from queueing.models import Message, Priority, Source
 from queueing.services import AttachmentInput, message_create
-from queueing.validation import split_address_list
+from queueing.validation import encoded_size, max_message_bytes, split_address_list
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -69,6 +69,17 @@ class ComposeForm(forms.Form):
 
     def clean_reply_to(self) -> list[str]:
         return _addresses(self.cleaned_data["reply_to"], "reply_to")
+
+    def clean_attachments(self) -> list:
+        """Refuse uploads too large for a message by their size, before reading them."""
+        files = self.cleaned_data["attachments"]
+        size = sum(encoded_size(f.size or 0) for f in files)
+        if size > max_message_bytes():
+            raise ValidationError(
+                f"The attachments are {size:,} bytes after base64; a message may be at most "
+                f"{max_message_bytes():,} bytes (MAILHUB_MAX_MESSAGE_BYTES)."
+            )
+        return files
 
     def send(self, user: Any) -> Message | None:
         """Create the message; on a rule broken, attach the error to its field and return None."""

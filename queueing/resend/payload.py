@@ -8,7 +8,7 @@ under the same Idempotency-Key. Empty fields are left out rather than sent as nu
 import base64
 from typing import Any
 
-from queueing.addresses import stored_mailbox
+from queueing.addresses import sendable_address
 from queueing.models import Message
 
 MESSAGE_TAG = "mailhub_message"
@@ -22,23 +22,16 @@ def message_tags(message: Message) -> list[dict[str, str]]:
     return tags + [dict(name=t["name"], value=t["value"]) for t in message.tags]
 
 
-def payload_address(value: str) -> str:
-    """A stored address as Resend gets it: written back from its parsed form, so a row stored
-    before names were quoted (`Bob, Jr <bob@example.com>`) goes out quoted, one recipient."""
-    mailbox = stored_mailbox(value)
-    return str(mailbox) if mailbox else value
-
-
 def build_payload(message: Message, *, include_attachments: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "from": payload_address(message.from_email),
-        "to": [payload_address(a) for a in message.to],
+        "from": sendable_address(message.from_email),
+        "to": [sendable_address(a) for a in message.to],
         "subject": message.subject,
     }
     optional: list[tuple[str, Any]] = [
-        ("cc", [payload_address(a) for a in message.cc]),
-        ("bcc", [payload_address(a) for a in message.bcc]),
-        ("reply_to", [payload_address(a) for a in message.reply_to]),
+        ("cc", [sendable_address(a) for a in message.cc]),
+        ("bcc", [sendable_address(a) for a in message.bcc]),
+        ("reply_to", [sendable_address(a) for a in message.reply_to]),
         ("html", message.html),
         ("text", message.text),
         # JSON columns may come back in another key order (PostgreSQL's jsonb sorts keys).

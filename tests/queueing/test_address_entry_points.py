@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
@@ -231,6 +232,15 @@ def test_compose_error_names_the_whole_bad_input(staff, typed):
     assert response.status_code == 200
     page = html.unescape(response.content.decode())
     assert repr(typed) in page
+    assert Message.objects.count() == 0
+
+
+def test_compose_refuses_attachments_too_large_by_their_size(staff, settings):
+    settings.MAILHUB_MAX_MESSAGE_BYTES = 1000
+    upload = SimpleUploadedFile("big.bin", b"x" * 751)  # 1,004 bytes after base64
+    response = compose(staff, to="a@example.com", attachments=upload)
+    assert response.status_code == 200
+    assert "1,004 bytes after base64" in html.unescape(response.content.decode())
     assert Message.objects.count() == 0
 
 
