@@ -72,14 +72,20 @@ class SendForm(forms.Form):
 
 
 class TestSendForm(forms.Form):
-    to = forms.CharField(help_text="One or more addresses, separated by commas.")
+    to = forms.CharField(
+        help_text="One or more addresses, separated by commas; quote a name that holds a "
+        'comma: "Doe, John" <john@example.com>.'
+    )
     recipient = forms.CharField(
         required=False,
         help_text="Render with this recipient's data (email); empty: a sample person.",
     )
 
     def clean_to(self) -> list[str]:
-        addresses = [a.strip() for a in self.cleaned_data["to"].split(",") if a.strip()]
+        # Parsed like the compose form: a comma inside quotes is part of a name.
+        addresses = _field(
+            lambda v: validation.split_address_list(v, "to"), self.cleaned_data["to"]
+        )
         return _field(lambda v: validation.normalise_addresses(v, "to", required=True), addresses)
 
 

@@ -193,6 +193,11 @@ MAILHUB_MAX_ATTACHMENTS_BYTES = env.int("MAILHUB_MAX_ATTACHMENTS_BYTES", default
 # The HTTP API's largest request body: Resend's 40 MB per email once base64-encoded, plus room
 # for the JSON around it. Only /api; the admin keeps DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
 MAILHUB_API_MAX_BODY_BYTES = env.int("MAILHUB_API_MAX_BODY_BYTES", default=42 * 1024 * 1024)
+# One message's size as Resend counts it (html + text + attachments after base64), refused
+# when the message is created; capped at Resend's own limit, 40 MB (queueing/resend/limits.py).
+MAILHUB_MAX_MESSAGE_BYTES = env.int("MAILHUB_MAX_MESSAGE_BYTES", default=40_000_000)
+# How far ahead a message may be scheduled (mailhub holds it until then, not Resend).
+MAILHUB_MAX_SCHEDULE_DAYS = env.int("MAILHUB_MAX_SCHEDULE_DAYS", default=365)
 MAILHUB_MAX_ATTEMPTS = env.int("MAILHUB_MAX_ATTEMPTS", default=8)
 MAILHUB_RETRY_BASE_SECONDS = env.float("MAILHUB_RETRY_BASE_SECONDS", default=5.0)
 MAILHUB_RETRY_MAX_SECONDS = env.float("MAILHUB_RETRY_MAX_SECONDS", default=1800.0)

@@ -1,6 +1,5 @@
 """The admin's compose form: parses what a person typed, then hands it to message_create."""
 
-from email.utils import getaddresses
 from typing import Any
 
 from django import forms
@@ -10,6 +9,7 @@ from django.utils import timezone
 
 from queueing.models import Message, Priority, Source
 from queueing.services import AttachmentInput, message_create
+from queueing.validation import encoded_size, max_message_bytes, split_address_list
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -26,16 +26,12 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 
-def split_addresses(value: str) -> list[str]:
-    """Addresses typed one per line or separated by commas; quoted names may hold commas."""
-    parts = getaddresses([value.replace("\n", ",")])
-    return [f"{name} <{addr}>" if name else addr for name, addr in parts if addr or name]
-
-
 class ComposeForm(forms.Form):
     from_email = forms.CharField(label="From", max_length=512)
     to = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), help_text="One address per line, up to 50."
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Up to 50, one per line or separated by commas; quote a name that holds a "
+        'comma: "Doe, John" <john@example.com>.',
     )
     cc = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}))
     bcc = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}))
@@ -60,6 +56,31 @@ class ComposeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["from_email"].initial = settings.MAILHUB_DEFAULT_FROM
 
+    # Each address field is parsed the way the send_email command parses a --to: a list, a
+    # comma inside quotes being part of a name; the error names the whole bad entry.
+    def clean_to(self) -> list[str]:
+        return _addresses(self.cleaned_data["to"], "to")
+
+    def clean_cc(self) -> list[str]:
+        return _addresses(self.cleaned_data["cc"], "cc")
+
+    def clean_bcc(self) -> list[str]:
+        return _addresses(self.cleaned_data["bcc"], "bcc")
+
+    def clean_reply_to(self) -> list[str]:
+        return _addresses(self.cleaned_data["reply_to"], "reply_to")
+
+    def clean_attachments(self) -> list:
+        """Refuse uploads too large for a message by their size, before reading them."""
+        files = self.cleaned_data["attachments"]
+        size = sum(encoded_size(f.size or 0) for f in files)
+        if size > max_message_bytes():
+            raise ValidationError(
+                f"The attachments are {size:,} bytes after base64; a message may be at most "
+                f"{max_message_bytes():,} bytes (MAILHUB_MAX_MESSAGE_BYTES)."
+            )
+        return files
+
     def send(self, user: Any) -> Message | None:
         """Create the message; on a rule broken, attach the error to its field and return None."""
         data = self.cleaned_data
@@ -69,10 +90,10 @@ class ComposeForm(forms.Form):
         try:
             return message_create(
                 from_email=data["from_email"],
-                to=split_addresses(data["to"]),
-                cc=split_addresses(data.get("cc", "")),
-                bcc=split_addresses(data.get("bcc", "")),
-                reply_to=split_addresses(data.get("reply_to", "")),
+                to=data["to"],
+                cc=data.get("cc", []),
+                bcc=data.get("bcc", []),
+                reply_to=data.get("reply_to", []),
                 subject=data["subject"],
                 html=data.get("html", ""),
                 text=data.get("text", ""),
@@ -91,3 +112,10 @@ class ComposeForm(forms.Form):
             if not hasattr(exc, "error_dict"):
                 self.add_error(None, exc)
             return None
+
+
+def _addresses(value: str, field: str) -> list[str]:
+    try:
+        return split_address_list(value, field)
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict[field]) from None

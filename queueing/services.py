@@ -85,6 +85,7 @@ def _prepare(fields: Mapping[str, Any]) -> _Prepared:
     )
     message.html, message.text = validation.validate_body(f.html, f.text)
     files = _validate_attachments(f.attachments)
+    validation.validate_size(message.html, message.text, (len(a.content) for a in files))
     scheduled_at = _validate_schedule(f.scheduled_at, now)
     # A message with attachments goes alone where the provider's batches take none.
     message.send_alone = bool(files) and not get_provider().batch_allows_attachments
@@ -256,15 +257,28 @@ def _validate_priority(priority: str) -> str:
 
 
 def _validate_schedule(scheduled_at: datetime | None, now: datetime) -> datetime | None:
+    """None (send now), or an aware time within MAILHUB_MAX_SCHEDULE_DAYS; a time Python
+    cannot place in UTC (year 1 or 9999 with an offset) is out of range, not a traceback."""
     if scheduled_at is None:
         return None
+    if not isinstance(scheduled_at, datetime):
+        raise ValidationError({"scheduled_at": f"{scheduled_at!r} is not a date and time."})
     if timezone.is_naive(scheduled_at):
         raise ValidationError(
             {"scheduled_at": "The scheduled time has no time zone: add one, e.g. +00:00."}
         )
+    validation.check_time_in_range(scheduled_at, "scheduled_at")
     if scheduled_at < now - SCHEDULE_PAST_TOLERANCE:
         raise ValidationError(
             {"scheduled_at": f"The scheduled time {scheduled_at.isoformat()} is in the past."}
+        )
+    days = settings.MAILHUB_MAX_SCHEDULE_DAYS
+    if scheduled_at > now + timedelta(days=days):
+        raise ValidationError(
+            {
+                "scheduled_at": f"The scheduled time {scheduled_at.isoformat()} is more than "
+                f"{days} days ahead (MAILHUB_MAX_SCHEDULE_DAYS)."
+            }
         )
     return scheduled_at if scheduled_at > now else None
 

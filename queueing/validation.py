@@ -4,18 +4,24 @@ Every rule raises django.core.exceptions.ValidationError keyed by field, so the 
 the command and the API all show the same message for the same mistake. What Resend itself
 requires (the recipient cap, tag and header-name characters, no line breaks) is decided by
 Resend's shared rules in `queueing.resend`; this module words it for people and adds mailhub's
-own rules (addresses via Django's validator, allowed sender domains, reserved tags).
+own rules (addresses parsed by `queueing.addresses`, allowed sender domains, reserved tags).
 """
 
 from collections.abc import Iterable
-from email.utils import parseaddr
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
-from queueing.resend.limits import MAX_RECIPIENTS, MAX_TAG_LENGTH
+from queueing.addresses import (
+    AddressError,
+    Mailbox,
+    bare_address,
+    parse_address,
+    parse_address_list,
+)
+from queueing.resend.limits import MAX_EMAIL_BYTES, MAX_RECIPIENTS, MAX_TAG_LENGTH
 from queueing.resend.rules import has_line_break, is_header_name, is_tag_part
 
 MAX_SUBJECT_LENGTH = 998  # RFC 5322 line length limit.
@@ -23,50 +29,39 @@ MAX_HEADER_NAME_LENGTH = 256  # mailhub's own cap, on top of Resend's rule for t
 RESERVED_TAG_NAMES = frozenset({"mailhub_message", "mailhub_campaign"})
 
 
-def normalise_address(value: str, field: str) -> str:
-    """Return `value` as `email@domain` or `Name <email@domain>`, or raise ValidationError."""
-    if not isinstance(value, str):
-        raise ValidationError({field: f"{value!r} is not an email address."})
-    value = value.strip()
-    if not value:
-        raise ValidationError({field: "An email address is empty."})
-    if has_line_break(value):
-        raise ValidationError({field: f"{value!r} contains a line break."})
-    name, address = parseaddr(value)
-    if not address or "@" not in address:
-        raise ValidationError(
-            {
-                field: f"{value!r} is not a valid address: use email@example.com or Name <email@example.com>."
-            }
-        )
+def normalise_address(value: object, field: str) -> str:
+    """Return `value` as `email@domain` or `Name <email@domain>` (the name quoted where it
+    needs to be), or raise ValidationError naming the whole input."""
+    return str(parse_mailbox(value, field))
+
+
+def parse_mailbox(value: object, field: str) -> Mailbox:
+    """`value` parsed as exactly one address (queueing.addresses), or ValidationError."""
     try:
-        validate_email(address)
-    except ValidationError:
-        raise ValidationError(
-            {
-                field: f"{value!r} is not a valid address: use email@example.com or Name <email@example.com>."
-            }
-        ) from None
-    local, _, domain = address.rpartition("@")
-    address = f"{local}@{domain.lower()}"
-    return f"{name} <{address}>" if name else address
+        return parse_address(value)
+    except AddressError as exc:
+        raise ValidationError({field: str(exc)}) from None
 
 
 def address_domain(value: str) -> str:
-    return parseaddr(value)[1].rpartition("@")[2].lower()
+    """The domain of a stored or normalised address, in lower case ("" if it holds none)."""
+    return bare_address(value).rpartition("@")[2]
 
 
 def normalise_addresses(
     values: str | Iterable[str] | None, field: str, *, required: bool = False
 ) -> list[str]:
+    """Each item one address (a string is one item). An item holding several addresses is
+    refused, naming them: splitting lists is for the entry points people type into."""
     if values is None:
         values = []
     elif isinstance(values, str):
         values = [values]
-    result = [normalise_address(v, field) for v in values if isinstance(v, str) and v.strip()]
+    values = list(values)
     bad = [v for v in values if not isinstance(v, str)]
     if bad:
         raise ValidationError({field: f"{bad[0]!r} is not an email address."})
+    result = [normalise_address(v, field) for v in values if v.strip()]
     if required and not result:
         raise ValidationError({field: "At least one recipient is required."})
     if len(result) > MAX_RECIPIENTS:
@@ -76,10 +71,32 @@ def normalise_addresses(
     return result
 
 
+def split_address_list(value: str | None, field: str) -> list[str]:
+    """What a person typed in one field of a form: addresses separated by commas or line
+    breaks (see `address_list`)."""
+    result: list[str] = []
+    for line in (value or "").splitlines():
+        if line.strip():
+            result.extend(address_list(line, field))
+    return result
+
+
+def address_list(value: str, field: str) -> list[str]:
+    """One value holding a comma-separated list (a `--to`), a comma inside quotes being part
+    of a name. Every address is returned, normalised, or ValidationError naming the whole
+    value; none is dropped."""
+    try:
+        mailboxes = parse_address_list(value, limit=MAX_RECIPIENTS)
+    except AddressError as exc:
+        raise ValidationError({field: str(exc)}) from None
+    return [str(m) for m in mailboxes]
+
+
 def validate_sender(value: str) -> str:
-    address = normalise_address(value, "from_email")
+    """One address whose domain (of the parsed address, never of the name) is allowed."""
+    mailbox = parse_mailbox(value, "from_email")
     allowed = settings.MAILHUB_ALLOWED_SENDER_DOMAINS
-    domain = address_domain(address)
+    domain = mailbox.address.rpartition("@")[2].lower()
     if allowed and domain not in allowed:
         raise ValidationError(
             {
@@ -87,7 +104,16 @@ def validate_sender(value: str) -> str:
                 f"{', '.join(allowed)} (MAILHUB_ALLOWED_SENDER_DOMAINS)."
             }
         )
-    return address
+    return str(mailbox)
+
+
+def check_time_in_range(value: datetime, field: str) -> None:
+    """An aware time that Python (and so the database and RQ) can place in UTC: year 1 or
+    9999 with an offset cannot, and would be a traceback later instead of an error now."""
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValidationError({field: f"The time {value.isoformat()} is out of range."}) from None
 
 
 def validate_subject(value: Any) -> str:
@@ -112,6 +138,37 @@ def validate_body(html: Any, text: Any) -> tuple[str, str]:
     if not html.strip() and not text.strip():
         raise ValidationError({"html": "The message has no body: give html, text or both."})
     return html, text
+
+
+def max_message_bytes() -> int:
+    """The largest message mailhub accepts: MAILHUB_MAX_MESSAGE_BYTES, never above Resend's."""
+    return min(settings.MAILHUB_MAX_MESSAGE_BYTES, MAX_EMAIL_BYTES)
+
+
+def encoded_size(size: int) -> int:
+    """Bytes of `size` bytes of content once base64-encoded, as Resend counts attachments."""
+    return 4 * ((size + 2) // 3)
+
+
+def validate_size(html: str, text: str, attachment_sizes: Iterable[int]) -> None:
+    """Refuse a message larger than max_message_bytes(): html and text as UTF-8, attachments
+    after base64 (what Resend counts against its 40 MB)."""
+    limit = max_message_bytes()
+    # A character is at most 4 bytes of UTF-8: encode only when the count could matter.
+    bodies = len(html) + len(text)
+    if bodies * 4 > limit:
+        bodies = len(html.encode("utf-8", "surrogatepass")) + len(
+            text.encode("utf-8", "surrogatepass")
+        )
+    total = bodies + sum(encoded_size(n) for n in attachment_sizes)
+    if total > limit:
+        raise ValidationError(
+            {
+                "html": f"The message is {total:,} bytes (html and text, attachments after "
+                f"base64); the limit is {limit:,} bytes (MAILHUB_MAX_MESSAGE_BYTES, at most "
+                f"Resend's {MAX_EMAIL_BYTES:,})."
+            }
+        )
 
 
 def validate_headers(value: Any) -> dict[str, str]:

@@ -5,6 +5,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from queueing.addresses import AddressError, parse_address
+
 MAX_EMAIL_LENGTH = 320
 # The common shape of an address, a strict subset of what Django's validate_email accepts:
 # checked first because it is several times faster (imports validate every row); anything
@@ -44,7 +46,20 @@ def normalise_email(value: object) -> str:
     try:
         validate_email(email)
     except ValidationError:
-        raise ValidationError(
-            f"{value.strip()!r} is not a valid email address.", code="invalid"
-        ) from None
+        raise ValidationError(_why_invalid(value.strip()), code="invalid") from None
     return email
+
+
+def _why_invalid(value: str) -> str:
+    """A recipient is an address alone: `Ann <ann@example.com>` is refused, but saying what
+    to write instead (the name belongs in first_name / last_name)."""
+    try:
+        mailbox = parse_address(value)
+    except AddressError:
+        return f"{value!r} is not a valid email address."
+    if mailbox.name:
+        return (
+            f"{value!r} holds a name and an address; give the address alone "
+            f"({mailbox.address.lower()}) and the name in first_name and last_name."
+        )
+    return f"{value!r} is not an address alone; write it as {mailbox.address.lower()}."

@@ -67,6 +67,7 @@ def campaign_check_sendable(
             raise ValidationError(
                 {"scheduled_at": "The scheduled time has no time zone: add one, e.g. +00:00."}
             )
+        validation.check_time_in_range(scheduled_at, "scheduled_at")
         if scheduled_at < timezone.now() - SCHEDULE_PAST_TOLERANCE:
             raise ValidationError(
                 {"scheduled_at": f"The scheduled time {scheduled_at.isoformat()} is in the past."}

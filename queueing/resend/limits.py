@@ -10,3 +10,6 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 256
 IDEMPOTENCY_KEY_HOURS = 24
 # A tag's name and its value: 1 to 256 ASCII letters, digits, underscores or dashes each.
 MAX_TAG_LENGTH = 256
+# One email, attachments included after base64 encoding: 40 MB (Resend's documentation).
+# Counted in decimal megabytes, the smaller reading.
+MAX_EMAIL_BYTES = 40_000_000

@@ -8,6 +8,7 @@ under the same Idempotency-Key. Empty fields are left out rather than sent as nu
 import base64
 from typing import Any
 
+from queueing.addresses import sendable_address
 from queueing.models import Message
 
 MESSAGE_TAG = "mailhub_message"
@@ -23,14 +24,14 @@ def message_tags(message: Message) -> list[dict[str, str]]:
 
 def build_payload(message: Message, *, include_attachments: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "from": message.from_email,
-        "to": list(message.to),
+        "from": sendable_address(message.from_email),
+        "to": [sendable_address(a) for a in message.to],
         "subject": message.subject,
     }
     optional: list[tuple[str, Any]] = [
-        ("cc", list(message.cc)),
-        ("bcc", list(message.bcc)),
-        ("reply_to", list(message.reply_to)),
+        ("cc", [sendable_address(a) for a in message.cc]),
+        ("bcc", [sendable_address(a) for a in message.bcc]),
+        ("reply_to", [sendable_address(a) for a in message.reply_to]),
         ("html", message.html),
         ("text", message.text),
         # JSON columns may come back in another key order (PostgreSQL's jsonb sorts keys).

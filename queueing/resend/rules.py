@@ -56,8 +56,9 @@ BatchMode = Literal["strict", "permissive"]
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 _BARE = re.compile(rf"({_LOCAL}@{_DOMAIN})")
-# `Name <email@example.com>`; the name may be quoted and may be empty.
-_NAMED = re.compile(rf'\s*(?:"[^"\r\n]*"|[^<>"\r\n]*?)\s*<({_LOCAL}@{_DOMAIN})>\s*')
+# `Name <email@example.com>`; the name may be quoted (with backslash escapes, RFC 5322
+# quoted-string) and may be empty.
+_NAMED = re.compile(rf'\s*(?:"(?:[^"\\\r\n]|\\[^\r\n])*"|[^<>"\r\n]*?)\s*<({_LOCAL}@{_DOMAIN})>\s*')
 _TAG = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TAG_LENGTH}}}")
 # An HTTP token (RFC 9110), the strictest reading of a header name.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -221,6 +221,8 @@ def test_update_with_matching_id_is_fine() -> None:
         ("Ada <ada@example.com>", "ada@example.com"),
         ("<ada@example.com>", "ada@example.com"),
         ('"A, B" <ada@example.com>', "ada@example.com"),
+        ('"A \\"B\\" \\\\ C" <ada@example.com>', "ada@example.com"),
+        ('"A "B" <ada@example.com>', None),
         ("ada@example", None),
         ("ada example.com", None),
         ("a@b.com, c@d.com", None),

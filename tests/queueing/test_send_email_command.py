@@ -1,9 +1,11 @@
 """`manage.py send_email`: every choice a flag, the id on the last line, clear errors."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from queueing.models import Message, MessageStatus
 
@@ -39,7 +41,7 @@ def test_html_file_priority_and_schedule(tmp_path):
         "--priority",
         "bulk",
         "--at",
-        "2099-01-01T09:00+00:00",
+        (timezone.now() + timedelta(days=30)).isoformat(timespec="minutes"),
         "--from",
         "News <news@example.com>",
     )
@@ -87,6 +89,6 @@ def test_bad_input_is_a_clear_error_and_stores_nothing(args, fragment):
 
 def test_a_body_is_required_by_the_parser():
     with pytest.raises(
-        CommandError, match="one of the arguments --html --text --html-file is required"
+        CommandError, match="one of the arguments --html --text --html-file --text-file is required"
     ):
         run("--to", "a@example.com", "--subject", "x")
