@@ -107,7 +107,7 @@ class RowParser:
             return None
         value = raw[self.email_index]
         email = value.strip().lower()
-        if email.startswith("'"):
+        if "'" in email and email[0] == "'":  # (`in` first: the cheapest test per row)
             value = unescape_cell(value.strip())
             email = value.lower()
         # The common shape is accepted here without a call (the first check normalise_email
