@@ -36,7 +36,11 @@ def prepare(*, sandbox_port: int, rate_limit: float = 0.0) -> dict[str, str]:
         "RQ_LOG_LEVEL": "WARNING",
         "LOG_LEVEL": "WARNING",
         "DEBUG": "false",
+        # DEBUG is off, as in production, so what production must set is set here (the web
+        # app and the workers refuse to start without it; campaigns need the postal address).
         "SECRET_KEY": "benchmark-only-secret-key-not-for-production-use-0123456789",
+        "MAILHUB_BASE_URL": "http://bench.invalid",
+        "MAILHUB_POSTAL_ADDRESS": "mailhub benchmark, 1 Example Street, Springfield",
     }
     os.environ.update(env)
     ensure_postgres_database(env["DATABASE_URL"])

@@ -1,12 +1,74 @@
 """System checks that name the exact setting to fix for production.
 
-They are warnings, never errors: a development machine without an API key still runs.
+`check_safe_to_start` holds what production must not run with (with DEBUG off: the public
+development SECRET_KEY, the default MAILHUB_BASE_URL). Those are Errors: `manage.py check`
+fails, and through the STARTUP tag the web app and the workers refuse to start with the same
+words (queueing.startup). With DEBUG on they are allowed, so the demo and a development
+machine run as they are.
+
+The rest are warnings: a development machine without an API key or a postal address still
+runs (campaign sending itself refuses to start without a postal address, DEBUG off).
 """
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from queueing.startup import STARTUP
+
+
+@register(Tags.security, STARTUP)
+def check_safe_to_start(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The settings no process may run with in production; the one source of their messages."""
+    secret_key_hint = (
+        "Set SECRET_KEY to a long random value, e.g. the output of "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
+    if settings.DEBUG:
+        if settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+            return [
+                Warning(
+                    "SECRET_KEY is the development default.",
+                    hint=secret_key_hint,
+                    id="mailhub.W002",
+                )
+            ]
+        return []
+    problems: list[CheckMessage] = []
+    if settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+        problems.append(
+            Error(
+                "SECRET_KEY is unset, so the public development key is used (DEBUG is off): "
+                "anyone could forge confirmation links and sessions.",
+                hint=secret_key_hint,
+                id="mailhub.E002",
+            )
+        )
+    base_url = settings.MAILHUB_BASE_URL.rstrip("/")
+    if base_url == settings.DEV_BASE_URL:
+        problems.append(
+            Error(
+                f"MAILHUB_BASE_URL is unset (the development default {settings.DEV_BASE_URL}), "
+                "so unsubscribe and confirmation links in emails would point there "
+                "(DEBUG is off).",
+                hint="Set MAILHUB_BASE_URL to this mailhub's public address, "
+                "e.g. https://mail.example.com.",
+                id="mailhub.E005",
+            )
+        )
+    elif urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+        problems.append(
+            Error(
+                f"MAILHUB_BASE_URL {settings.MAILHUB_BASE_URL!r} is not an absolute http(s) "
+                "address, so links in emails would not work (DEBUG is off).",
+                hint="Set MAILHUB_BASE_URL to this mailhub's public address, "
+                "e.g. https://mail.example.com.",
+                id="mailhub.E005",
+            )
+        )
+    return problems
 
 
 @register(Tags.compatibility)
@@ -19,15 +81,6 @@ def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[Wa
                 hint="Set RESEND_API_KEY to an API key from the Resend dashboard "
                 "(or point RESEND_API_URL at the Resend sandbox for development).",
                 id="mailhub.W001",
-            )
-        )
-    if settings.SECRET_KEY == settings.DEV_SECRET_KEY:
-        warnings.append(
-            Warning(
-                "SECRET_KEY is the development default.",
-                hint="Set SECRET_KEY to a long random value, e.g. the output of "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`.",
-                id="mailhub.W002",
             )
         )
     redis_error = _redis_error()
@@ -44,8 +97,8 @@ def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[Wa
     if not settings.MAILHUB_POSTAL_ADDRESS:
         warnings.append(
             Warning(
-                "MAILHUB_POSTAL_ADDRESS is not set; marketing mail should carry the sender's "
-                "postal address.",
+                "MAILHUB_POSTAL_ADDRESS is not set; marketing mail must carry the sender's "
+                "postal address, so campaigns cannot be sent while DEBUG is off.",
                 hint="Set MAILHUB_POSTAL_ADDRESS to the postal address printed in campaign footers.",
                 id="mailhub.W004",
             )

@@ -13,7 +13,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-# The development key is flagged by the `mailhub.W002` check and Django's deploy checks.
+# The development key is public: with DEBUG off it is the `mailhub.E002` check error, and the
+# web app and the workers refuse to start (with DEBUG on it is the warning `mailhub.W002`).
 DEV_SECRET_KEY = "django-insecure-mailhub-development-key-do-not-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default="") or DEV_SECRET_KEY
 DEBUG = env.bool("DEBUG", default=False)
@@ -213,7 +214,10 @@ MAILHUB_CAMPAIGN_FANOUT_CHUNK = env.int("MAILHUB_CAMPAIGN_FANOUT_CHUNK", default
 MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS = env.float(
     "MAILHUB_CAMPAIGN_FANOUT_STALL_SECONDS", default=60.0
 )
-MAILHUB_BASE_URL = env.str("MAILHUB_BASE_URL", default="http://127.0.0.1:8000")
+# Where links in emails point. The default suits development only: with DEBUG off it is the
+# `mailhub.E005` check error, and the web app and the workers refuse to start.
+DEV_BASE_URL = "http://127.0.0.1:8000"
+MAILHUB_BASE_URL = env.str("MAILHUB_BASE_URL", default=DEV_BASE_URL)
 # The largest CSV file the admin's import page accepts. It is kept in the database until a
 # worker has imported it (about 500,000 rows of six columns at the default).
 MAILHUB_IMPORT_MAX_BYTES = env.int("MAILHUB_IMPORT_MAX_BYTES", default=32 * 1024 * 1024)

@@ -1,9 +1,14 @@
-"""WSGI entry point for mailhub."""
+"""WSGI entry point for mailhub. It refuses to start on settings unsafe for production."""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from queueing.startup import refuse_unsafe_start
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mailhub.settings")
 
 application = get_wsgi_application()
+# After setup, before serving a request: the public development SECRET_KEY or an unset
+# MAILHUB_BASE_URL with DEBUG off stops the server here, naming the setting to fix.
+refuse_unsafe_start("web app")

@@ -17,6 +17,7 @@ from rq import SimpleWorker, Worker
 
 from queueing.provider import get_provider
 from queueing.reconciler import try_reconcile
+from queueing.startup import refuse_unsafe_start
 
 # Imported here, in the worker's main process, so that every forked job process inherits the
 # job code (every app's `jobs` and `rendering`, the configured provider and its SDK, mjml)
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 
 class ReconcilingWorkerMixin:
     _next_reconcile_at = 0.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        # `manage.py rqworker` runs the system checks first; this also stops a worker started
+        # any other way (`rq worker -w ...`, --skip-checks) on unsafe production settings.
+        refuse_unsafe_start("worker")
+        super().__init__(*args, **kwargs)
 
     @property
     def dequeue_timeout(self) -> int:

@@ -1,9 +1,14 @@
-"""CSV export of a list's subscribed recipients, streamed in primary-key order."""
+"""CSV export of a list's subscribed recipients, streamed in primary-key order.
+
+Every cell, the header's too, is escaped against spreadsheet formulas (recipients.csv_cells);
+the import undoes it, so an export imports back unchanged.
+"""
 
 import csv
 from collections.abc import Iterator
 from typing import IO
 
+from recipients.csv_cells import escape_value
 from recipients.models import List
 from recipients.selectors import export_rows
 
@@ -16,12 +21,13 @@ def recipients_export(*, list: List, out: IO[str]) -> int:
     columns (the union over the list, sorted), so an export imports back unchanged."""
     keys = sorted(_attribute_keys(list))
     writer = csv.writer(out)
-    writer.writerow(FIELDS + keys)
+    writer.writerow([escape_value(name) for name in FIELDS + keys])
     count = 0
     for email, first, last, external_id, attributes in _rows(list):
         writer.writerow(
-            [email, first, last, external_id or ""]
-            + [_cell(attributes.get(key, "")) for key in keys]
+            [escape_value(email), escape_value(first), escape_value(last)]
+            + [escape_value(external_id or "")]
+            + [escape_value(_cell(attributes.get(key, ""))) for key in keys]
         )
         count += 1
     return count

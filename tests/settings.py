@@ -11,6 +11,10 @@ os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:63
 from mailhub.settings import *  # noqa: F403
 from mailhub.settings import BASE_DIR, DATABASES
 
+# The suite runs with DEBUG off, as production does, so it sets what production must set
+# (mailhub.checks refuses the development key and base URL; subprocess workers read these too).
+SECRET_KEY = "mailhub-test-suite-secret-key-never-used-outside-tests-0123456789"
+MAILHUB_BASE_URL = "http://testserver"
 SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0

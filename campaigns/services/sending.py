@@ -43,6 +43,14 @@ def campaign_check_sendable(
             f"Campaign {campaign.pk} is {campaign.status}; only a draft or scheduled campaign "
             "can be sent (it is never sent twice)."
         )
+    if not settings.DEBUG and not settings.MAILHUB_POSTAL_ADDRESS.strip():
+        # The law (CAN-SPAM, and its kin) wants a postal address in marketing mail; the
+        # footer prints this setting, so without it nothing may go (development excepted).
+        raise ValidationError(
+            "MAILHUB_POSTAL_ADDRESS is not set: marketing mail must carry the sender's postal "
+            "address, so no campaign can be sent. Set it (e.g. MAILHUB_POSTAL_ADDRESS="
+            '"Example Ltd, 1 Main Street, Springfield") and restart mailhub.'
+        )
     if campaign.template_id is None:
         raise ValidationError({"template": "The campaign has no template."})
     # Check (and then freeze) the template as it is now, not as this instance cached it.

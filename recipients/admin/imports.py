@@ -5,11 +5,15 @@ Nothing here imports: the upload goes to recipients.imports.runs.import_submit, 
 runs the import (recipients.jobs), so the web process is never tuned or held up by one.
 """
 
+import re
+import unicodedata
+
 from django.contrib.admin import AdminSite
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.utils.http import content_disposition_header
 
 from recipients.exceptions import ImportFileError
 from recipients.forms import ImportForm
@@ -100,6 +104,16 @@ def import_report(site: AdminSite, request: HttpRequest, pk: int) -> HttpRespons
         return HttpResponse("You may not see import reports.", status=403)
     run = get_object_or_404(ImportRun, pk=pk)
     response = HttpResponse(run.report, content_type="text/csv; charset=utf-8")
-    name = (run.filename or "import").rsplit(".", 1)[0]
-    response["Content-Disposition"] = f'attachment; filename="{name}-rejected.csv"'
+    name = download_name(run.filename, suffix="-rejected.csv")
+    response["Content-Disposition"] = content_disposition_header(True, name)
     return response
+
+
+def download_name(filename: str, *, suffix: str, default: str = "import") -> str:
+    """A download's file name from an uploaded one: its stem (no folders, no extension) in
+    ASCII letters, digits, `.`, `_` and `-` only, then `suffix`. The upload's name is the
+    uploader's text; quotes, semicolons or line breaks must not reach the header."""
+    stem = filename.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_stem).strip("._-")[:100]
+    return f"{safe or default}{suffix}"

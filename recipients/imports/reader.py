@@ -5,6 +5,11 @@ bytes decide whether it is a CSV file at all (spreadsheets, PDFs and images are 
 their signatures, UTF-16 and NUL bytes as binary) and which delimiter its header uses. Every
 byte read is reported (for progress), and a decoding or CSV error anywhere in the file becomes
 an ImportFileError that names the line.
+
+A record that spans lines (a field holding a line break, which is how a quote left open
+shows: the next lines are read into that field) is never passed on: it is rejected with the
+lines it covers, so two people are never merged into one. One that runs to the end of the file
+is an error for the file, since the people on the swallowed lines are not in any row.
 """
 
 import csv
@@ -13,6 +18,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from recipients.exceptions import ImportFileError
+
+Reject = Callable[[int, list[str], str], None]  # (line, the row as given, reason)
 
 # The opening bytes of files people upload by mistake instead of a CSV export.
 BINARY_SIGNATURES = {
@@ -29,9 +36,17 @@ BUFFER_BYTES = 1 << 16
 
 
 class CsvReader:
-    """The lines of a CSV file: `header()` first, then iterate for (line number, fields)."""
+    """The lines of a CSV file: `header()` first, then iterate for (line number, fields).
 
-    def __init__(self, file: BinaryIO, encoding: str, on_bytes: Callable[[int], Any]) -> None:
+    Records that span lines go to `reject` (line, fields, reason) instead of the iteration."""
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        encoding: str,
+        on_bytes: Callable[[int], Any],
+        reject: Reject | None = None,
+    ) -> None:
         buffered = io.BufferedReader(_CountingReader(file, on_bytes), buffer_size=BUFFER_BYTES)
         head = buffered.peek(HEAD_BYTES)[:HEAD_BYTES]
         refuse_binary(head)
@@ -39,6 +54,7 @@ class CsvReader:
         self.encoding = encoding
         self.line = 1  # the last line read, for error messages
         self._reader = csv.reader(text, dialect=_dialect(head))
+        self._reject = reject or (lambda line, raw, reason: None)
 
     def header(self) -> list[str]:
         """The first row ([] for an empty file)."""
@@ -47,19 +63,61 @@ class CsvReader:
         except (UnicodeDecodeError, csv.Error) as exc:
             raise self._file_error(exc) from None
         self.line = self._reader.line_num
+        if header and self.line > 1:
+            raise ImportFileError(
+                f"The header row runs over lines 1 to {self.line}: one of its names holds a "
+                "line break, or a quote in it is never closed."
+            )
         return header or []
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         """(line number, fields) of every line after the header that is not blank."""
         reader = self._reader
+        last = self.line  # the line the previous record ended on
         try:
             for raw in reader:
-                self.line = reader.line_num
+                line = reader.line_num
+                if line != last + 1:
+                    # csv counts every line it reads, so a record that ended more than one
+                    # line after the previous one holds a line break inside a quoted field.
+                    raw, line = self._skip_spanning(raw, first=last + 1, end=line)
+                last = line
                 if not raw or (len(raw) == 1 and not raw[0].strip()):
                     continue  # blank line
-                yield self.line, raw
+                yield line, raw
         except (UnicodeDecodeError, csv.Error) as exc:
+            self.line = reader.line_num
             raise self._file_error(exc) from None
+        self.line = last
+
+    def _skip_spanning(self, raw: list[str], first: int, end: int) -> tuple[list[str], int]:
+        """Reject the record (raw, from line `first` to `end`) and any spanning ones right
+        after it; return the next record on one line. A record that runs to the end of the
+        file is an error for the file: the rows its quote swallowed are in no row at all."""
+        while True:
+            following = next(self._reader, None)
+            if following is None:
+                self.line = end
+                raise ImportFileError(
+                    f"The row that starts on line {first} runs to the end of the file "
+                    f"(line {end}) inside one quoted field: a quote on line {first} is "
+                    "probably never closed, so the rows after it were read as part of it. "
+                    "Close the quote (or remove the line break from the field)."
+                )
+            self._reject_spanning(first, raw, end)
+            raw, first, end = following, end + 1, self._reader.line_num
+            if end == first:
+                return raw, end
+
+    def _reject_spanning(self, first: int, raw: list[str], end: int) -> None:
+        swallowed = f"Line {end} was" if end == first + 1 else f"Lines {first + 1} to {end} were"
+        self._reject(
+            first,
+            raw,
+            f"a field holds a line break, so this row runs from line {first} to line {end} "
+            f"(a quote left open?). {swallowed} read into it, not imported on their own: "
+            "close the quote and import them again",
+        )
 
     def _file_error(self, exc: UnicodeDecodeError | csv.Error) -> ImportFileError:
         if isinstance(exc, UnicodeDecodeError):

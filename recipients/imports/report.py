@@ -3,6 +3,11 @@
 They are written to a spool (memory, then disk past 1 MB) and handed out once the import has
 finished: to the command's report file, and into the ImportRun for the admin's download.
 Rows are rejected both by the parsing thread and by the writing one, hence the lock.
+
+Cells are written as given, but one a spreadsheet would run as a formula gets an apostrophe in
+front (recipients.csv_cells.safe_cell), which the import takes off again: a fixed report
+imports back meaning what the file meant. The first few rejections are also kept in memory
+(`first`), for the command's output.
 """
 
 import csv
@@ -10,9 +15,11 @@ import tempfile
 import threading
 from types import TracebackType
 
+from recipients.csv_cells import safe_cell
 from recipients.imports.summary import ImportCounts
 
 SPOOL_BYTES = 1 << 20
+FIRST_KEPT = 10  # rejections kept as (line, reason) for the caller to show
 
 
 class Rejections:
@@ -25,15 +32,18 @@ class Rejections:
         )
         self._writer = csv.writer(self._spool)
         self._lock = threading.Lock()
+        self.first: list[tuple[int, str]] = []  # the first FIRST_KEPT (line, reason)
 
     def start(self, header: list[str]) -> None:
         """The report's own header row: line, reason, then the file's header."""
-        self._writer.writerow(["line", "reason", *header])
+        self._writer.writerow(["line", "reason", *map(safe_cell, header)])
 
     def add(self, line: int, raw: list[str], reason: str) -> None:
         with self._lock:
             self.counts.rejected += 1
-            self._writer.writerow([line, reason, *raw])
+            if len(self.first) < FIRST_KEPT:
+                self.first.append((line, reason))
+            self._writer.writerow([line, safe_cell(reason), *map(safe_cell, raw)])
 
     def text(self) -> str:
         """The report as CSV text; empty when no row was rejected."""

@@ -5,6 +5,9 @@ Recipient fields and which become attributes. A row is rejected (with its reason
 `reject` callback) when it has the wrong number of fields, a malformed or empty address, an
 address or external_id already given on an earlier line, or a field over its length. Only
 the addresses and external ids seen so far are kept in memory, to find those repeats.
+
+A cell that begins with apostrophes followed by a formula character (`'=...`, as mailhub's
+exports and reports escape them) loses one apostrophe (recipients.csv_cells.unescape_cell).
 """
 
 from collections.abc import Callable, Iterable, Iterator
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from recipients.csv_cells import unescape_cell
 from recipients.exceptions import ImportFileError
 from recipients.normalise import MAX_EMAIL_LENGTH, is_common_address, normalise_email
 
@@ -66,6 +70,8 @@ class RowParser:
         columns: list[tuple[int, str, bool]] = []  # (index, field or attribute, is_field)
         for index, name in enumerate(header):
             label = name.strip()
+            if label.startswith("'"):
+                label = unescape_cell(label)
             if not label:
                 continue  # unnamed columns (trailing commas from spreadsheets) are ignored
             key = label.lower().replace(" ", "_").replace("-", "_")
@@ -101,6 +107,9 @@ class RowParser:
             return None
         value = raw[self.email_index]
         email = value.strip().lower()
+        if "'" in email and email[0] == "'":  # (`in` first: the cheapest test per row)
+            value = unescape_cell(value.strip())
+            email = value.lower()
         # The common shape is accepted here without a call (the first check normalise_email
         # makes, so the decision is the same); anything else goes through normalise_email.
         if len(email) > MAX_EMAIL_LENGTH or not is_common_address(email):
@@ -116,6 +125,8 @@ class RowParser:
         fields: dict[str, str] = {}
         for index, name, limit in self.field_columns:
             if value := raw[index].strip():
+                if value[0] == "'":
+                    value = unescape_cell(value)
                 if len(value) > limit:
                     self.reject(
                         line, raw, f"{name} is {len(value)} characters; the limit is {limit}"
@@ -123,7 +134,9 @@ class RowParser:
                     return None
                 fields[name] = value
         attributes = {
-            name: value for index, name in self.attribute_columns if (value := raw[index].strip())
+            name: unescape_cell(value) if value[0] == "'" else value
+            for index, name in self.attribute_columns
+            if (value := raw[index].strip())
         }
         external_id = fields.get("external_id")
         if external_id:

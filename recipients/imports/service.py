@@ -69,6 +69,7 @@ def recipients_import(
             with Rejections(summary) as rejections:
                 _write_rows(file, encoding, summary, rejections, progress)
                 report_text = rejections.text()
+                summary.first_rejections = sorted(rejections.first)
             summary.duration_seconds = time.monotonic() - started
             summary.import_run = import_run_record(
                 run=run,
@@ -108,7 +109,12 @@ def _write_rows(
     rejections: Rejections,
     progress: Progress,
 ) -> None:
-    reader = CsvReader(file, encoding, on_bytes=progress.read)
+    def reject_record(line: int, raw: list[str], reason: str) -> None:
+        # A record the reader refuses (it spans lines) is a row of the file all the same.
+        summary.rows += 1
+        rejections.add(line, raw, reason)
+
+    reader = CsvReader(file, encoding, on_bytes=progress.read, reject=reject_record)
     parser = RowParser(reject=rejections.add)
     header = reader.header()
     header_lines = reader.line

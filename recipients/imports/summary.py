@@ -22,6 +22,8 @@ class ImportSummary(ImportCounts):
     list_created: bool = False
     duration_seconds: float = 0.0
     import_run: ImportRun | None = field(default=None, repr=False)
+    # The first few rejected rows as (line, reason), for the caller to show; all are in the report.
+    first_rejections: list[tuple[int, str]] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         return (

@@ -64,6 +64,10 @@ class Command(BaseCommand):
                     f"{summary.rejected:,} rejected rows, with reasons: {report_path}"
                 )
             )
+            for line, reason in summary.first_rejections:
+                self.stdout.write(self.style.WARNING(f"  line {line}: {reason}"))
+            if summary.rejected > len(summary.first_rejections):
+                self.stdout.write(self.style.WARNING("  ... (the rest are in the report)"))
 
 
 class _LazyFile:
