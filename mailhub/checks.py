@@ -103,6 +103,17 @@ def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[Wa
                 id="mailhub.W004",
             )
         )
+    if settings.MAILHUB_RENDER_GROUP_TIME_LIMIT >= settings.MAILHUB_LEASE_SECONDS / 2:
+        warnings.append(
+            Warning(
+                f"MAILHUB_RENDER_GROUP_TIME_LIMIT ({settings.MAILHUB_RENDER_GROUP_TIME_LIMIT:g} s) "
+                f"is not well under MAILHUB_LEASE_SECONDS ({settings.MAILHUB_LEASE_SECONDS:g} s): "
+                "a slow campaign group could outlive its claim and be taken by a second worker.",
+                hint="Keep the group render limit under half the lease (unset it to get a "
+                "quarter of the lease, at most 10 s).",
+                id="mailhub.W006",
+            )
+        )
     return warnings
 
 

@@ -91,3 +91,15 @@ def test_deploy_check_is_clean_with_production_settings():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_a_group_render_limit_near_the_lease_is_a_warning():
+    result = manage(
+        "check",
+        **PRODUCTION,
+        MAILHUB_LEASE_SECONDS="20",
+        MAILHUB_RENDER_GROUP_TIME_LIMIT="15",
+    )
+    out = result.stderr + result.stdout
+    assert "mailhub.W006" in out and "MAILHUB_RENDER_GROUP_TIME_LIMIT" in out
+    assert "mailhub.W006" not in manage("check", **PRODUCTION).stdout
