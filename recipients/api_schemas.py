@@ -98,7 +98,10 @@ class RecipientInput(_Strict):
     def _bounded(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is None:
             return None
-        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        try:
+            encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:  # NaN or Infinity: Python's parser takes them, JSON has no such thing
+            raise _refuse("Invalid `attributes` field. NaN and Infinity are not JSON.") from None
         size = len(encoded.encode())
         if size > MAX_ATTRIBUTES_BYTES:
             raise _refuse(
@@ -127,6 +130,15 @@ class ListsInput(_Strict):
     lists: Lists = _lists_field(
         "List slugs. Left out: every list at once (see docs/API.md for what that means)."
     )
+
+    @field_validator("lists", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Only a body without `lists` means "everything": a null that a client's bug sent
+        # must not unsubscribe someone from all marketing email.
+        if value is None:
+            raise _refuse("Invalid `lists` field. Give list slugs, or leave `lists` out.")
+        return value
 
 
 # --- answers ---

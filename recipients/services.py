@@ -96,9 +96,19 @@ def recipient_update(
     changed = [name for name, value in given.items() if getattr(recipient, name) != value]
     if not changed:
         return []
+    taken = "external_id" in changed and given["external_id"] is not None
+    if taken and Recipient.objects.filter(external_id=given["external_id"]).exists():
+        # Checked here, not left to full_clean, whose constraint message names no field.
+        raise ValidationError({"external_id": "Another recipient has this external id."})
+    before = {name: getattr(recipient, name) for name in changed}
     for name in changed:
         setattr(recipient, name, given[name])
-    recipient.full_clean(exclude=["email", "unsubscribe_token"])
+    try:
+        recipient.full_clean(exclude=["email", "unsubscribe_token"])
+    except ValidationError:
+        for name, value in before.items():  # the caller's object stays as stored
+            setattr(recipient, name, value)
+        raise
     try:
         with transaction.atomic():
             recipient.save(update_fields=[*changed, "updated_at"])
@@ -109,6 +119,8 @@ def recipient_update(
                 detail={"fields": changed},
             )
     except IntegrityError:  # another request took the external_id since full_clean looked
+        if "external_id" not in changed:
+            raise
         raise ValidationError({"external_id": "Another recipient has this external id."}) from None
     return changed
 

@@ -228,6 +228,7 @@ def test_an_external_id_another_recipient_has_is_refused(rec):
         ({"email": "ada@example.org", "first_name": "A\x00da"}, 422, "validation_error", "NUL"),
         ({"email": "ada@example.org", "attributes": {"k": "\x00"}}, 422, "validation_error", "NUL"),
         ({"first_name": "Ada"}, 422, "missing_required_field", "`email`"),
+        (b'{"email": "ada@example.org", "attributes": {"a": NaN}}', 422, "validation_error", "NaN"),
         ({"email": 5}, 422, "validation_error", "`email`"),
     ],
 )
@@ -284,6 +285,15 @@ def test_unsubscribe_from_one_list_then_from_everything(rec, news, digest):
     assert (suppression["reason"], suppression["scope"]) == ("unsubscribe", "marketing")
     assert suppressed_addresses(["ada@example.org"], marketing=True)
     assert not suppressed_addresses(["ada@example.org"], marketing=False)
+
+
+def test_unsubscribe_needs_a_body_and_a_null_list_is_not_everything(rec, news):
+    created = create(rec, email="ada@example.org", lists=["news"])
+    key = f"/recipients/{created['id']}/unsubscribe"
+    assert_error(rec.post(key, None), 422, "validation_error", "`body`")
+    assert_error(rec.post(key, {"lists": None}), 422, "validation_error", "leave `lists` out")
+    assert not Suppression.objects.exists()
+    assert Subscription.objects.get().status == Subscription.Status.SUBSCRIBED
 
 
 def test_unsubscribe_with_an_unknown_list_changes_nothing(rec, news):
