@@ -19,6 +19,7 @@ from queueing.api_errors import ApiRefused, error_response
 from queueing.api_schemas import RESEND_ERROR
 from queueing.resend import errors
 from queueing.resend.errors import ResendError
+from recipients.api import router as recipients_router
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", emails_router)
+api.add_router("/", recipients_router)
 
 
 @api.exception_handler(ApiRefused)

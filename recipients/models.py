@@ -170,6 +170,9 @@ class Suppression(models.Model):
         COMPLAINT = "complaint", "Spam complaint"
         UNSUBSCRIBE = "unsubscribe", "Global unsubscribe"
         MANUAL = "manual", "Added by staff"
+        # The recipient was deleted (the API's DELETE): the address must never be mailed again
+        # unless staff lift it, and its consent history stays on the timeline by address.
+        DELETED = "deleted", "Recipient deleted"
 
     class Scope(models.TextChoices):
         ALL = "all", "All mail"
@@ -199,6 +202,9 @@ class SubscriptionEvent(models.Model):
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
         SUPPRESSED = "suppressed", "Suppressed"
         UNSUPPRESSED = "unsuppressed", "Suppression removed"
+        # The recipient row was deleted; one per subscription it had (its status, source and
+        # dates in `detail`), one for the person: the record of consent outlives the row.
+        DELETED = "deleted", "Recipient deleted"
 
     # Indexed by (recipient, created_at) below; list and created_by are rarely looked up, and
     # every index slows bulk imports down.

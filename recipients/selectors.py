@@ -117,6 +117,29 @@ def recipient_by_email(email: str) -> Recipient | None:
     return Recipient.objects.filter(email=address).first()
 
 
+def recipient_by_external_id(external_id: str) -> Recipient | None:
+    """The recipient another service knows by this id (stored stripped), or None."""
+    value = external_id.strip()
+    if not value:
+        return None
+    return Recipient.objects.filter(external_id=value).first()
+
+
+def recipient_by_id(pk: int) -> Recipient | None:
+    return Recipient.objects.filter(pk=pk).first()
+
+
+def recipient_subscriptions(recipient: Recipient) -> QuerySet[Subscription]:
+    """A recipient's subscriptions with their lists, in the lists' slug order (the API's)."""
+    return recipient.subscriptions.select_related("list").order_by("list__slug")
+
+
+def subscription_of(recipient: Recipient, list: List) -> Subscription | None:
+    return (
+        Subscription.objects.filter(recipient=recipient, list=list).select_related("list").first()
+    )
+
+
 def suppression_for(email: str) -> Suppression | None:
     """The suppression on `email` (already in canonical form), if any."""
     return Suppression.objects.filter(email=email).first()

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -65,6 +65,162 @@ def recipient_get_or_create(
     with transaction.atomic():
         recipient.save()
     return recipient, True
+
+
+def recipient_update(
+    *,
+    recipient: Recipient,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    external_id: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    created_by: AbstractBaseUser | None = None,
+) -> list[str]:
+    """Change the given fields (None leaves a field as it is; an empty external_id clears it)
+    and return the names of those that changed. The address is not changeable: consent was
+    given for it.
+
+    Raises ValidationError keyed by field: too long, not a JSON object, an external_id
+    another recipient has."""
+    if attributes is not None and not isinstance(attributes, dict):
+        raise ValidationError({"attributes": "The attributes must be a JSON object."})
+    given: dict[str, Any] = {}
+    if first_name is not None:
+        given["first_name"] = first_name.strip()
+    if last_name is not None:
+        given["last_name"] = last_name.strip()
+    if external_id is not None:
+        given["external_id"] = external_id.strip() or None
+    if attributes is not None:
+        given["attributes"] = attributes
+    changed = [name for name, value in given.items() if getattr(recipient, name) != value]
+    if not changed:
+        return []
+    taken = "external_id" in changed and given["external_id"] is not None
+    if taken and Recipient.objects.filter(external_id=given["external_id"]).exists():
+        # Checked here, not left to full_clean, whose constraint message names no field.
+        raise ValidationError({"external_id": "Another recipient has this external id."})
+    before = {name: getattr(recipient, name) for name in changed}
+    for name in changed:
+        setattr(recipient, name, given[name])
+    try:
+        recipient.full_clean(exclude=["email", "unsubscribe_token"])
+    except ValidationError:
+        for name, value in before.items():  # the caller's object stays as stored
+            setattr(recipient, name, value)
+        raise
+    try:
+        with transaction.atomic():
+            recipient.save(update_fields=[*changed, "updated_at"])
+            audit_record(
+                actor=created_by,
+                action="recipient.update",
+                target=recipient,
+                detail={"fields": changed},
+            )
+    except IntegrityError:  # another request took the external_id since full_clean looked
+        if "external_id" not in changed:
+            raise
+        raise ValidationError({"external_id": "Another recipient has this external id."}) from None
+    return changed
+
+
+def recipient_delete(
+    *,
+    recipient: Recipient,
+    source: str,
+    detail: str = "",
+    created_by: AbstractBaseUser | None = None,
+) -> Suppression:
+    """Delete a person and keep what proves their consent and stops mail to them.
+
+    - The Recipient row goes, and with it names, external id, attributes, the unsubscribe
+      token and the Subscription rows; their messages keep their own copy of the address.
+    - The address is suppressed for all mail with the reason "deleted" (an earlier reason is
+      kept in the note): nothing reaches it again unless staff lift the suppression.
+    - The consent timeline stays, keyed by address: its events are detached from the row,
+      and each subscription leaves a "deleted" event with its status, source and dates (an
+      import writes no per-person event, so the subscription row was the only record)."""
+    with transaction.atomic():
+        recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
+        address = recipient.email
+        for sub in recipient.subscriptions.select_related("list").order_by("list_id"):
+            event_record(
+                kind=Kind.DELETED,
+                email=address,
+                list=sub.list,
+                source=source,
+                detail=f"recipient deleted; the subscription was {_consent_summary(sub)}",
+                created_by=created_by,
+            )
+        SubscriptionEvent.objects.filter(recipient=recipient).update(recipient=None)
+        suppression = _suppress_deleted(address, source=source, created_by=created_by)
+        event_record(
+            kind=Kind.DELETED,
+            email=address,
+            source=source,
+            detail="; ".join(
+                filter(
+                    None,
+                    [
+                        f"recipient #{recipient.pk} deleted: names, external id and attributes "
+                        "erased, the address kept suppressed",
+                        detail,
+                    ],
+                )
+            ),
+            created_by=created_by,
+        )
+        audit_record(
+            actor=created_by,
+            action="recipient.delete",
+            target_label=address,
+            detail={"id": recipient.pk},
+        )
+        recipient.delete()
+    return suppression
+
+
+def _consent_summary(sub: Subscription) -> str:
+    parts = [f"{sub.status} (source {sub.source or 'unknown'}"]
+    for label, when in (
+        ("subscribed", sub.subscribed_at),
+        ("confirmed", sub.confirmed_at),
+        ("unsubscribed", sub.unsubscribed_at),
+    ):
+        if when is not None:
+            parts.append(f"{label} {when.isoformat(timespec='seconds')}")
+    return ", ".join(parts) + ")"
+
+
+def _suppress_deleted(
+    address: str, *, source: str, created_by: AbstractBaseUser | None
+) -> Suppression:
+    """Suppress `address` for all mail with the reason "deleted", replacing any weaker or
+    other reason (deletion is the last word); the earlier one stays in the note."""
+    reason, scope = Suppression.Reason.DELETED, Suppression.Scope.ALL
+    suppression = Suppression.objects.select_for_update().filter(email=address).first()
+    if suppression is None:
+        suppression = Suppression.objects.create(email=address, reason=reason, scope=scope)
+    elif (suppression.reason, suppression.scope) != (reason, scope):
+        was = f"was: {suppression.get_reason_display()} ({suppression.get_scope_display()})"
+        suppression.reason, suppression.scope = reason, scope
+        suppression.note = "\n".join(filter(None, [suppression.note, was]))
+        suppression.save(update_fields=["reason", "scope", "note"])
+    audit_record(
+        actor=created_by,
+        action="suppression.create",
+        target_label=address,
+        detail={"reason": reason, "scope": scope},
+    )
+    event_record(
+        kind=Kind.SUPPRESSED,
+        email=address,
+        source=source,
+        detail="Recipient deleted (all mail)",
+        created_by=created_by,
+    )
+    return suppression
 
 
 def list_get_or_create(*, slug: str, name: str = "") -> tuple[List, bool]:
