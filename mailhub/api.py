@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from campaigns.api import router as campaigns_router
 from queueing.api import router as emails_router
 from queueing.api_errors import ApiRefused, error_response
 from queueing.api_schemas import RESEND_ERROR
@@ -32,6 +33,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", emails_router)
+api.add_router("/", campaigns_router)
 
 
 @api.exception_handler(ApiRefused)
