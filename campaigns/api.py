@@ -143,11 +143,11 @@ def _step(
     _check_status(campaign, done, allowed)
     try:
         service(campaign=campaign)
-    except ValidationError:
+    except ValidationError as exc:
         # The service's conditional update lost a race: say what the status is now.
         campaign.refresh_from_db()
         _check_status(campaign, done, allowed)
-        raise
+        raise _refusal_of(exc) from None
     return campaign_object(campaign)
 
 
@@ -165,8 +165,8 @@ def _check_status(campaign: Campaign, done: str, allowed: Sequence[str]) -> None
 
 
 def _refusal_of(exc: ValidationError) -> ApiRefused:
-    """campaign_send's refusal (no audience, no unsubscribe link, a sender not allowed, a
-    time in the past …) in Resend's shape, with the service's own words."""
+    """A service's refusal (campaign_send's: no audience, no unsubscribe link, a sender not
+    allowed, a time in the past …) in Resend's shape, with the service's own words."""
     if not hasattr(exc, "error_dict"):
         return ApiRefused(errors.validation_error(" ".join(exc.messages)))
     parts = []

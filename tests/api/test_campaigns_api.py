@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from campaigns import selectors as campaign_selectors
 from campaigns.models import Campaign, Template
 from campaigns.services import campaign_create, template_create
 from queueing.models import ApiScope, Message
@@ -339,6 +340,31 @@ def test_illegal_steps_say_why_and_change_nothing(capi, make_campaign, status, a
     Campaign.objects.filter(pk=campaign.pk).update(status=status)
     assert_error(capi.post(f"/campaigns/{campaign.pk}/{action}"), 422, "validation_error", message)
     assert _status(campaign) == status
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("read_as", "now", "action", "message"),
+    [
+        ("sending", "paused", "pause", "The campaign is paused; it cannot be paused"),
+        ("paused", "cancelled", "resume", "The campaign is cancelled; it cannot be resumed"),
+        ("draft", "sending", "send", "The campaign is sending; it cannot be sent"),
+    ],
+)
+def test_a_step_that_loses_a_race_is_refused_with_the_status_now(
+    capi, make_campaign, news, monkeypatch, read_as, now, action, message
+):
+    """The view read the campaign before someone else changed it: the service's conditional
+    update refuses, and the answer names the status as it is now (not a 500)."""
+    subscribe(news, 1)
+    campaign = make_campaign()
+    Campaign.objects.filter(pk=campaign.pk).update(status=now)
+    stale = Campaign.objects.get(pk=campaign.pk)
+    stale.status = read_as
+    monkeypatch.setattr(campaign_selectors, "api_campaign", lambda campaign_id: stale)
+    assert_error(capi.post(f"/campaigns/{campaign.pk}/{action}"), 422, "validation_error", message)
+    assert _status(campaign) == now
+    assert not Message.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
