@@ -1,6 +1,7 @@
 """Reads about campaigns: content, audience, progress."""
 
 import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -126,3 +127,52 @@ def campaign_progress(campaign: Campaign) -> Progress:
         if campaign.status == Campaign.Status.SENDING and total > done:
             eta = timedelta(seconds=(total - done) / rate)
     return Progress(total=total, done=done, sent=campaign.sent, rate=rate, eta=eta)
+
+
+# --- the HTTP API's reads (campaigns/api.py) ---
+
+API_ID = re.compile(r"[0-9]{1,18}")
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    campaigns: list[Campaign]
+    has_more: bool
+
+
+def _api_rows() -> QuerySet[Campaign]:
+    # What campaign_object shows: the template (subject before freezing) and the lists' slugs.
+    return Campaign.objects.select_related("template").prefetch_related("lists")
+
+
+def api_campaign(campaign_id: str) -> Campaign | None:
+    """The campaign whose API id (its primary key, as text) is `campaign_id`; None for an id
+    that is not one."""
+    if not API_ID.fullmatch(campaign_id):
+        return None
+    return _api_rows().filter(pk=int(campaign_id)).first()
+
+
+def api_campaigns_page(
+    *, limit: int, after: str | None = None, before: str | None = None
+) -> CampaignPage | None:
+    """Campaigns, newest first, `limit` at a time: `after` (a campaign id) continues towards
+    older ones, `before` towards newer ones; None if the cursor is no campaign. Walks the
+    primary key (ids grow with creation); never counts."""
+    rows = _api_rows()
+    cursor_id = after or before
+    if cursor_id:
+        if not API_ID.fullmatch(cursor_id) or not Campaign.objects.filter(pk=cursor_id).exists():
+            return None
+        if after:
+            rows = rows.filter(pk__lt=int(cursor_id)).order_by("-pk")
+        else:
+            rows = rows.filter(pk__gt=int(cursor_id)).order_by("pk")
+    else:
+        rows = rows.order_by("-pk")
+    found = list(rows[: limit + 1])
+    has_more = len(found) > limit
+    found = found[:limit]
+    if before:
+        found.reverse()
+    return CampaignPage(campaigns=found, has_more=has_more)

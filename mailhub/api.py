@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from campaigns.api import router as campaigns_router
 from queueing.api import router as emails_router
 from queueing.api_errors import ApiRefused, error_response
 from queueing.api_schemas import RESEND_ERROR
@@ -34,6 +35,7 @@ api = NinjaAPI(
 )
 api.add_router("/", emails_router)
 api.add_router("/", recipients_router)
+api.add_router("/", campaigns_router)
 
 
 @api.exception_handler(ApiRefused)
