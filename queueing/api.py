@@ -39,7 +39,13 @@ router = Router(auth=ApiKeyAuth(ApiScope.SEND), tags=["Emails"])
 
 
 def _errors(*codes: int) -> dict[int, type[ErrorBody]]:
+    """Resend's error answers an operation may give (its body: `ErrorBody`)."""
     return dict.fromkeys((400, 401, 403, 422, 429, *codes), ErrorBody)
+
+
+# What an operation that reads a body may also answer (mailhub/api_middleware.py): a body
+# over MAILHUB_API_MAX_BODY_BYTES, and one that is not `application/json`.
+BODY_ERRORS = (413, 415)
 
 
 class IdempotencyHeader(BaseModel):
@@ -71,7 +77,9 @@ class ListQuery(BaseModel):
     before: str | None = Field(None, description="An email id: the page before it (newer).")
 
 
-@router.post("/emails", response={200: EmailId, **_errors(409)}, summary="Send an email")
+@router.post(
+    "/emails", response={200: EmailId, **_errors(409, *BODY_ERRORS)}, summary="Send an email"
+)
 def send_email(
     request: HttpRequest, payload: SendEmail, headers: Header[IdempotencyHeader]
 ) -> dict[str, Any]:
@@ -92,7 +100,7 @@ def send_email(
 
 @router.post(
     "/emails/batch",
-    response={200: BatchAnswer, **_errors(409)},
+    response={200: BatchAnswer, **_errors(409, *BODY_ERRORS)},
     exclude_none=True,  # `errors` only in permissive mode, as Resend answers
     summary="Send up to 100 emails",
 )
@@ -169,7 +177,7 @@ def get_email(request: HttpRequest, email_id: str) -> dict[str, Any]:
 
 @router.patch(
     "/emails/{email_id}",
-    response={200: EmailObjectId, **_errors(404)},
+    response={200: EmailObjectId, **_errors(404, *BODY_ERRORS)},
     summary="Reschedule a scheduled email",
 )
 def update_email(request: HttpRequest, email_id: str, payload: UpdateEmail) -> dict[str, Any]:
@@ -193,7 +201,7 @@ def update_email(request: HttpRequest, email_id: str, payload: UpdateEmail) -> d
 
 @router.post(
     "/emails/{email_id}/cancel",
-    response={200: EmailObjectId, **_errors(404)},
+    response={200: EmailObjectId, **_errors(404, *BODY_ERRORS)},
     summary="Cancel an email mailhub has not sent yet",
 )
 def cancel_email(request: HttpRequest, email_id: str) -> dict[str, Any]:

@@ -114,7 +114,20 @@ class _Email(BaseModel):
         return rules.email_error(data, in_batch=cls.IN_BATCH)
 
 
+# Shown in the OpenAPI description (and tried first by schemathesis, tests/api/).
+EXAMPLE_EMAIL = {
+    "from": "Billing <billing@example.com>",
+    "to": ["ada@example.org"],
+    "subject": "Your invoice",
+    "html": "<p>Hello Ada</p>",
+    "tags": [{"name": "kind", "value": "invoice"}],
+}
+
+
 class SendEmail(_Email):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**EXAMPLE_EMAIL, "scheduled_at": "in 1 hour"}]}
+    )
     scheduled_at: str | None = Field(
         None,
         description="ISO 8601 with a time zone, or a plain form such as `in 1 hour` or "
@@ -156,6 +169,11 @@ class BatchEmail(_Email):
 
 
 class SendBatch(RootModel[list[BatchEmail]]):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [[EXAMPLE_EMAIL, {**EXAMPLE_EMAIL, "to": "bob@example.org"}]]
+        }
+    )
     root: list[BatchEmail] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
 
     @model_validator(mode="before")
@@ -170,7 +188,9 @@ class SendBatch(RootModel[list[BatchEmail]]):
 class UpdateEmail(BaseModel):
     """PATCH /emails/{id}: only `scheduled_at`. (The Python SDK also sends the id.)"""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"scheduled_at": "tomorrow at 9am"}]}
+    )
     scheduled_at: str = Field(description="The new time: ISO 8601 with a zone, or a plain form.")
     id: str | None = None
 

@@ -288,6 +288,12 @@ def _validate_attachments(attachments: Sequence[AttachmentInput]) -> list[Attach
     for attachment in attachments:
         if not attachment.filename or validation.has_line_break(attachment.filename):
             raise ValidationError({"attachments": "Every attachment needs a one-line filename."})
+        validation.refuse_nul(
+            "attachments",
+            f"Attachment {attachment.filename!r}",
+            attachment.filename,
+            attachment.content_type,
+        )
         if not attachment.content:
             raise ValidationError({"attachments": f"Attachment {attachment.filename!r} is empty."})
         total += len(attachment.content)

@@ -27,6 +27,14 @@ from queueing.resend.rules import has_line_break, is_header_name, is_tag_part
 MAX_SUBJECT_LENGTH = 998  # RFC 5322 line length limit.
 MAX_HEADER_NAME_LENGTH = 256  # mailhub's own cap, on top of Resend's rule for the characters.
 RESERVED_TAG_NAMES = frozenset({"mailhub_message", "mailhub_campaign"})
+NUL = "\x00"
+
+
+def refuse_nul(field: str, what: str, *values: object) -> None:
+    """No NUL character: no email carries one, and PostgreSQL cannot store one (its text and
+    jsonb refuse it, so it would fail the insert rather than the request)."""
+    if any(isinstance(v, str) and NUL in v for v in values):
+        raise ValidationError({field: f"{what} contains a NUL character (\\x00)."})
 
 
 def normalise_address(value: object, field: str) -> str:
@@ -121,6 +129,7 @@ def validate_subject(value: Any) -> str:
         raise ValidationError({"subject": "The subject is empty."})
     if has_line_break(value):
         raise ValidationError({"subject": "The subject contains a line break (CR or LF)."})
+    refuse_nul("subject", "The subject", value)
     if len(value) > MAX_SUBJECT_LENGTH:
         raise ValidationError(
             {
@@ -137,6 +146,8 @@ def validate_body(html: Any, text: Any) -> tuple[str, str]:
         raise ValidationError({"html": "html and text must be strings."})
     if not html.strip() and not text.strip():
         raise ValidationError({"html": "The message has no body: give html, text or both."})
+    refuse_nul("html", "The html", html)
+    refuse_nul("text", "The text", text)
     return html, text
 
 
@@ -184,6 +195,7 @@ def validate_headers(value: Any) -> dict[str, str]:
             raise ValidationError({"headers": f"Header {name!r} must have a string value."})
         if has_line_break(header_value):
             raise ValidationError({"headers": f"Header {name!r} contains a line break (CR or LF)."})
+        refuse_nul("headers", f"Header {name!r}", header_value)
         headers[name] = header_value
     return headers
 

@@ -62,3 +62,18 @@ ensure_chromium() {
     apt-get update -qq && apt-get install -y -qq chromium >/dev/null
   fi
 }
+
+# The official Node SDK for tests/api/test_node_sdk.py, when node and npm are on the machine
+# (the test is skipped without node). Reinstalls only when the lockfile changes.
+ensure_node_sdk() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || return 0
+  local dir="$ROOT/tests/api/node"
+  local stamp="$dir/node_modules/.mailhub-installed"
+  local want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "Installing the Node SDK for the API tests"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$want" > "$stamp"
+  fi
+}

@@ -19,6 +19,21 @@ from sandbox import SandboxConfig, SandboxControl, SandboxServer
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`e2e` tests (the SDKs, schemathesis) are slow: they run in CI's PostgreSQL pass only,
+    or anywhere with MAILHUB_TEST_E2E=1."""
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    if os.environ.get("MAILHUB_TEST_E2E") == "1":
+        return
+    skip = pytest.mark.skip(
+        reason="e2e: runs on PostgreSQL (DATABASE_URL) or with MAILHUB_TEST_E2E=1"
+    )
+    for item in items:
+        if "e2e" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def clean_redis() -> Iterator[redis.Redis]:
     """Every test starts from an empty (test-only) Redis database."""

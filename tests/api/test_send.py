@@ -116,6 +116,18 @@ def test_template_by_slug_renders_through_campaigns(api):
         ),
         (email(subject="x" * 1000), 422, "validation_error", "subject"),
         ([email()], 422, "validation_error", "JSON object"),
+        # NUL characters: PostgreSQL cannot store them (this was a 500 there).
+        (email(subject="Your\x00invoice"), 422, "validation_error", "`subject` field. The"),
+        (email(html="<p>\x00</p>"), 422, "validation_error", "`html` field. The html contains"),
+        (email(html=None, text="Hi\x00"), 422, "validation_error", "a NUL character"),
+        (email(**{"from": "Bil\x00ling <b@example.com>"}), 422, "validation_error", "control character"),
+        (email(headers={"X-Ref": "a\x00b"}), 422, "validation_error", "'X-Ref' contains a NUL"),
+        (
+            email(attachments=[{"content": "aGk=", "filename": "a\x00.txt"}]),
+            422,
+            "validation_error",
+            "a NUL character",
+        ),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_stored(api, body, status, name, fragment):
