@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.template import TemplateSyntaxError
 
-from campaigns.exceptions import MissingVariable
+from campaigns.exceptions import MissingVariable, RenderBudgetExceeded
 from campaigns.models import Template
 from campaigns.templating import Content, compile_content, render_content
 from queueing.hooks import Rendered, RenderFailed
@@ -32,7 +32,13 @@ def render_named_template(
     )
     context = {**variables, "postal_address": settings.MAILHUB_POSTAL_ADDRESS}
     try:
+        # Under one message's render budget (time, size, markup depth), as in the worker.
         rendered = render_content(compile_content(content), context)
-    except (MissingVariable, TemplateSyntaxError, ValueError) as exc:
+    except (MissingVariable, RenderBudgetExceeded, TemplateSyntaxError, ValueError) as exc:
         return RenderFailed(f"Template `{template_id}` could not be rendered: {exc}")
+    except BaseException as exc:
+        # mjml-python reports a panic of its Rust code as a BaseException.
+        if type(exc).__name__ != "PanicException":
+            raise
+        return RenderFailed(f"Template `{template_id}` could not be compiled from MJML: {exc}")
     return Rendered(subject=rendered.subject, html=rendered.html, text=rendered.text)

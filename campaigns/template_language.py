@@ -163,8 +163,33 @@ def _checked(func: Callable) -> Callable:
     return filter_func
 
 
+def _size_of_join(value: object, separator: object) -> int:
+    """What `join` would produce, in characters, without producing it: a separator the
+    author repeats once per item can make it quadratic in the input."""
+    try:
+        items = list(value) if not isinstance(value, str) else value
+    except TypeError:
+        return 0
+    if not items:
+        return 0
+    item_sizes = len(items) if isinstance(items, str) else sum(len(str(v)) for v in items)
+    return item_sizes + len(str(separator)) * (len(items) - 1)
+
+
+def _bounded_join(func: Callable) -> Callable:
+    @functools.wraps(func)
+    def join(value, arg, autoescape=True):
+        _check(_size_of_join(value, arg))
+        return func(value, arg, autoescape=autoescape)
+
+    return join
+
+
 for _name in ALLOWED_FILTERS:
-    register.filter(_name, _checked(defaultfilters.register.filters[_name]))
+    _filter = defaultfilters.register.filters[_name]
+    if _name == "join":
+        _filter = _bounded_join(_filter)
+    register.filter(_name, _checked(_filter))
 
 
 # --- parsing with the allow-list ---------------------------------------------------------

@@ -16,7 +16,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.template import Template as DjangoTemplate
 from mjml import mjml2html
 
-from campaigns.exceptions import MissingVariable
+from campaigns.exceptions import MissingVariable, RenderBudgetExceeded
 from campaigns.models import BodyFormat
 from campaigns.template_language import (
     CampaignEngine,
@@ -28,6 +28,29 @@ from campaigns.text import html_to_text
 
 UNSUBSCRIBE_VARIABLE = re.compile(r"{{\s*unsubscribe_url\s*(\||}})")
 POSTAL_VARIABLE = re.compile(r"{{\s*postal_address\s*(\||}})")
+
+# Deeper than any real email (a newsletter nests a dozen levels), far below the depth at which
+# the MJML compiler's recursive parser overflows its stack (about 2,000 sections, 20,000 divs).
+MAX_MARKUP_DEPTH = 250
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:.-]*)[^>]*?(/?)>")
+VOID_ELEMENTS = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 
 MJML_FOOTER = (
     '<mj-section><mj-column><mj-text align="center" font-size="11px" color="#777777">'
@@ -183,9 +206,40 @@ def render_content(
     with render_budget(budget):
         body, text, subject = _render_parts(compiled, context)
         budget.check(len(body) + len(text) + len(subject))
-    html = mjml2html(body) if compiled.body_format == BodyFormat.MJML else body
+    if compiled.body_format == BodyFormat.MJML:
+        check_markup_depth(body)
+        html = mjml2html(body)
+    else:
+        html = body
     budget.check(len(html))  # MJML adds markup: the email itself must fit too
     return RenderedContent(subject=" ".join(subject.split()), html=html, text=text.strip())
+
+
+def markup_depth(markup: str) -> int:
+    """How deeply the elements of `markup` nest, as the MJML compiler's parser sees it (an
+    element left open nests what follows; void elements and `/>` do not)."""
+    depth = deepest = 0
+    for closing, name, self_closing in _TAG.findall(markup):
+        if closing:
+            depth = max(depth - 1, 0)
+        elif not self_closing and name.lower() not in VOID_ELEMENTS:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def check_markup_depth(markup: str) -> None:
+    """Refuse markup nested deeper than MAX_MARKUP_DEPTH before the MJML compiler sees it: it
+    parses recursively and a few thousand levels overflow its stack, which kills the process
+    (no exception to catch). Fewer tags than the limit cannot nest deeper: no scan."""
+    if markup.count("<") <= MAX_MARKUP_DEPTH:
+        return
+    depth = markup_depth(markup)
+    if depth > MAX_MARKUP_DEPTH:
+        raise RenderBudgetExceeded(
+            f"over the render budget: the markup nests {depth} levels deep; "
+            f"the limit is {MAX_MARKUP_DEPTH}"
+        )
 
 
 def _render_parts(compiled: CompiledContent, context: dict) -> tuple[str, str, str]:

@@ -218,6 +218,12 @@ def _no_domain(text: str, word: str, count: int) -> str:
 
 
 def _valid_addr_spec(addr_spec: str, text: str) -> str:
+    if addr_spec.startswith('"'):
+        # RFC 5322 allows `"a b"@example.com`, Resend does not; and stored with its quotes it
+        # would not match the same mailbox written without them (suppressions).
+        raise AddressError(
+            f"{text!r} has a quoted local part (before the @), which Resend does not accept."
+        )
     try:
         validate_email(addr_spec)
     except ValidationError:

@@ -22,7 +22,13 @@ from queueing.addresses import (
     parse_address_list,
 )
 from queueing.resend.limits import MAX_EMAIL_BYTES, MAX_RECIPIENTS, MAX_TAG_LENGTH
-from queueing.resend.rules import has_line_break, is_header_name, is_tag_part
+from queueing.resend.rules import (
+    ADDRESS_HINT,
+    address_of,
+    has_line_break,
+    is_header_name,
+    is_tag_part,
+)
 
 MAX_SUBJECT_LENGTH = 998  # RFC 5322 line length limit.
 MAX_HEADER_NAME_LENGTH = 256  # mailhub's own cap, on top of Resend's rule for the characters.
@@ -103,6 +109,10 @@ def address_list(value: str, field: str) -> list[str]:
 def validate_sender(value: str) -> str:
     """One address whose domain (of the parsed address, never of the name) is allowed."""
     mailbox = parse_mailbox(value, "from_email")
+    if address_of(str(mailbox)) is None:
+        raise ValidationError(
+            {"from_email": f"{value!r} is a form of sender Resend refuses. {ADDRESS_HINT}"}
+        )
     allowed = settings.MAILHUB_ALLOWED_SENDER_DOMAINS
     domain = mailbox.address.rpartition("@")[2].lower()
     if allowed and domain not in allowed:

@@ -47,6 +47,14 @@ def normalise_email(value: object) -> str:
         validate_email(email)
     except ValidationError:
         raise ValidationError(_why_invalid(value.strip()), code="invalid") from None
+    if email.startswith('"'):
+        # Valid to RFC 5322, refused by Resend, and read without its quotes by the
+        # suppression check: one mailbox must have one stored form.
+        raise ValidationError(
+            f"{value.strip()!r} has a quoted local part (before the @), which Resend does "
+            "not accept.",
+            code="invalid",
+        )
     return email
 
 

@@ -94,7 +94,8 @@ def error_outcome(exc: ResendError) -> SendOutcome:
     if code == 403 and name == errors.VALIDATION_ERROR:  # unverified domain, testing mode
         return SenderRefused(error, whole_domain=True)
     if code == 422 and name == errors.INVALID_FROM_ADDRESS:
-        return SenderRefused(error, whole_domain=True)
+        # The form of this message's `from`, not the domain: the next message may be right.
+        return SenderRefused(error, whole_domain=False)
     if code == 451:  # security_error: Resend refuses this content; another try changes nothing
         return Rejected(error)
     if code in (404, 405):

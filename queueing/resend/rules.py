@@ -62,7 +62,7 @@ _NAMED = re.compile(rf'\s*(?:"(?:[^"\\\r\n]|\\[^\r\n])*"|[^<>"\r\n]*?)\s*<({_LOC
 _TAG = re.compile(rf"[A-Za-z0-9_-]{{1,{MAX_TAG_LENGTH}}}")
 # An HTTP token (RFC 9110), the strictest reading of a header name.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_ADDRESS_HINT = "The email address needs to follow the `email@example.com` or `Name <email@example.com>` format."
+ADDRESS_HINT = "The email address needs to follow the `email@example.com` or `Name <email@example.com>` format."
 
 
 class _Refused(Exception):
@@ -196,7 +196,7 @@ def _check_email(item: Any, *, in_batch: bool) -> None:
     if not isinstance(sender, str) or address_of(sender) is None:
         # Resend names this one apart from other fields: it is the sender, not the email.
         raise _Refused(
-            errors.error(errors.INVALID_FROM_ADDRESS, f"Invalid `from` field. {_ADDRESS_HINT}")
+            errors.error(errors.INVALID_FROM_ADDRESS, f"Invalid `from` field. {ADDRESS_HINT}")
         )
     _check_recipients("to", item["to"], required=True)
     for name in ("cc", "bcc", "reply_to"):
@@ -245,7 +245,7 @@ def _check_recipients(name: str, value: Any, *, required: bool) -> None:
         )
     for entry in values:
         if not isinstance(entry, str) or address_of(entry) is None:
-            raise _refuse(f"Invalid `{name}` field. {_ADDRESS_HINT}")
+            raise _refuse(f"Invalid `{name}` field. {ADDRESS_HINT}")
 
 
 def _check_body(item: dict[str, Any]) -> None:

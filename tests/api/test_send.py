@@ -120,7 +120,12 @@ def test_template_by_slug_renders_through_campaigns(api):
         (email(subject="Your\x00invoice"), 422, "validation_error", "`subject` field. The"),
         (email(html="<p>\x00</p>"), 422, "validation_error", "`html` field. The html contains"),
         (email(html=None, text="Hi\x00"), 422, "validation_error", "a NUL character"),
-        (email(**{"from": "Bil\x00ling <b@example.com>"}), 422, "validation_error", "control character"),
+        (
+            email(**{"from": "Bil\x00ling <b@example.com>"}),
+            422,
+            "validation_error",
+            "control character",
+        ),
         (email(headers={"X-Ref": "a\x00b"}), 422, "validation_error", "'X-Ref' contains a NUL"),
         (
             email(attachments=[{"content": "aGk=", "filename": "a\x00.txt"}]),

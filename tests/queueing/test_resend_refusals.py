@@ -37,6 +37,7 @@ KEY = "pauses sending: the key"  # fleet-wide pause naming RESEND_API_KEY; nothi
 CONFIG = "pauses sending: the URL"  # fleet-wide pause naming RESEND_API_URL; nothing fails
 DOMAIN = "fails, pauses its domain"  # fails with Resend's text; only its domain is held
 REJECTED = "fails"  # fails with Resend's text; nothing pauses
+SENDER_ONLY = "fails for its sender"  # sender_refused; nothing pauses (one message's from)
 CONFLICT = "fails for a person"  # idempotency conflict: never sent again under another key
 AGAIN_SOON = "released briefly"  # back to queued in seconds, no attempt spent
 RATE = "rate limited"  # the shared limiter waits; no attempt spent
@@ -57,7 +58,7 @@ EXPECTED = {
     ("invalid_idempotent_request", 409): CONFLICT,
     ("concurrent_idempotent_requests", 409): AGAIN_SOON,
     ("invalid_attachment", 422): REJECTED,
-    ("invalid_from_address", 422): DOMAIN,
+    ("invalid_from_address", 422): SENDER_ONLY,
     ("invalid_access", 422): REJECTED,
     ("invalid_parameter", 422): REJECTED,
     ("invalid_region", 422): REJECTED,
@@ -113,10 +114,11 @@ def test_each_answer_of_resends_reference(sandbox, name, status):
         word = {KEY: "RESEND_API_KEY", CONFIG: "RESEND_API_URL", QUOTA: "quota"}[expected]
         assert pause is not None and word in pause.reason and name in pause.reason
         assert not domain_paused.exists()
-    elif expected in (DOMAIN, REJECTED, CONFLICT):
+    elif expected in (DOMAIN, SENDER_ONLY, REJECTED, CONFLICT):
         assert message.status == MessageStatus.FAILED and message.attempts == 1
         code = {
             DOMAIN: FailureCode.SENDER_REFUSED,
+            SENDER_ONLY: FailureCode.SENDER_REFUSED,
             REJECTED: FailureCode.REJECTED,
             CONFLICT: FailureCode.IDEMPOTENCY_CONFLICT,
         }[expected]
@@ -283,7 +285,7 @@ def test_a_paused_domain_holds_its_messages_until_staff_lift_it(
 
 
 def test_pausing_and_lifting_a_domain_is_idempotent(sandbox):
-    sandbox.answer("invalid_from_address", 422, count=None)
+    sandbox.answer("validation_error", 403, count=None)
     first, second = send(), send(to="bob@example.com")
     work()  # one batch, refused: split, and each member goes alone
     first.refresh_from_db()
