@@ -12,6 +12,11 @@ _PLAIN_ADDRESS = re.compile(
 )
 
 
+def is_plain_address(value: str) -> bool:
+    """True for `local@domain` in the plain dot-atom form, which parseaddr returns unchanged."""
+    return _PLAIN_ADDRESS.fullmatch(value) is not None
+
+
 def bare_address(value: str) -> str:
     """`Name <A@Example.com>` → `a@example.com`: the form suppressions are stored in."""
     if _PLAIN_ADDRESS.fullmatch(value):

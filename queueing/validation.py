@@ -9,18 +9,27 @@ own rules (addresses via Django's validator, allowed sender domains, reserved ta
 
 from collections.abc import Iterable
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from queueing.addresses import is_plain_address
 from queueing.resend.limits import MAX_RECIPIENTS, MAX_TAG_LENGTH
 from queueing.resend.rules import has_line_break, is_header_name, is_tag_part
 
 MAX_SUBJECT_LENGTH = 998  # RFC 5322 line length limit.
 MAX_HEADER_NAME_LENGTH = 256  # mailhub's own cap, on top of Resend's rule for the characters.
 RESERVED_TAG_NAMES = frozenset({"mailhub_message", "mailhub_campaign"})
+
+
+# Longer values are parsed each time, so a hostile request cannot fill the cache with them.
+CACHED_ADDRESS_LENGTH = 320
+NOT_AN_ADDRESS = (
+    "{value!r} is not a valid address: use email@example.com or Name <email@example.com>."
+)
 
 
 def normalise_address(value: str, field: str) -> str:
@@ -32,27 +41,43 @@ def normalise_address(value: str, field: str) -> str:
         raise ValidationError({field: "An email address is empty."})
     if has_line_break(value):
         raise ValidationError({field: f"{value!r} contains a line break."})
-    name, address = parseaddr(value)
+    if len(value) <= CACHED_ADDRESS_LENGTH:
+        normalised = _normalised_cached(value)
+    else:
+        normalised = _normalised(value)
+    if normalised is None:
+        raise ValidationError({field: NOT_AN_ADDRESS.format(value=value)})
+    return normalised
+
+
+def _normalised(value: str) -> str | None:
+    """The address in `value` in mailhub's form, or None if it is not one."""
+    # Most addresses are plain (`local@domain`): parseaddr would hand them back as they are.
+    name, address = ("", value) if is_plain_address(value) else parseaddr(value)
     if not address or "@" not in address:
-        raise ValidationError(
-            {
-                field: f"{value!r} is not a valid address: use email@example.com or Name <email@example.com>."
-            }
-        )
+        return None
     try:
         validate_email(address)
     except ValidationError:
-        raise ValidationError(
-            {
-                field: f"{value!r} is not a valid address: use email@example.com or Name <email@example.com>."
-            }
-        ) from None
+        return None
     local, _, domain = address.rpartition("@")
     address = f"{local}@{domain.lower()}"
     return f"{name} <{address}>" if name else address
 
 
+# Parsing is most of a message's validation, and a batch or a campaign repeats its sender on
+# every message: the answers for recent values are kept (bounded, and pure: no settings).
+_normalised_cached = lru_cache(maxsize=4096)(_normalised)
+
+
 def address_domain(value: str) -> str:
+    if len(value) <= CACHED_ADDRESS_LENGTH:
+        return _address_domain_cached(value)
+    return parseaddr(value)[1].rpartition("@")[2].lower()
+
+
+@lru_cache(maxsize=1024)
+def _address_domain_cached(value: str) -> str:
     return parseaddr(value)[1].rpartition("@")[2].lower()
 
 
