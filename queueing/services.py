@@ -171,18 +171,19 @@ def messages_create_many(items: Sequence[dict[str, Any]]) -> list[Message]:
         else:  # pragma: no cover (every supported backend returns ids)
             for message in messages:
                 message.save()
-        MessageAttachment.objects.bulk_create(
-            MessageAttachment(
-                message=p.message,
-                filename=f.filename,
-                content_type=f.content_type,
-                content=f.content,
-                size=len(f.content),
-                position=i,
+        if any(p.files for p in prepared):
+            MessageAttachment.objects.bulk_create(
+                MessageAttachment(
+                    message=p.message,
+                    filename=f.filename,
+                    content_type=f.content_type,
+                    content=f.content,
+                    size=len(f.content),
+                    position=i,
+                )
+                for p in prepared
+                for i, f in enumerate(p.files)
             )
-            for p in prepared
-            for i, f in enumerate(p.files)
-        )
         add_events(
             (m.pk, EventKind.SCHEDULED, f"scheduled for {m.scheduled_at.isoformat()}", _by(m))
             if m.status == MessageStatus.SCHEDULED
