@@ -14,6 +14,9 @@ Benchmarks (targets from the issues in brackets):
   burst       10,000 transactional messages accepted at once at 2 requests/s [>= 150 emails/s]
   latency     accept → provider call for lone transactional messages, idle system [p50 < 200 ms]
   fanout      campaign fan-out rate (benchmarks/campaign_fanout.py, when campaigns exist)
+  api         the HTTP API under gunicorn on PostgreSQL against a bare Django floor
+              (benchmarks/api_send.py) [requests/s >= 0.5 x floor, p99 <= 50 ms,
+              batch >= 5,000 emails/s]
 """
 
 import argparse
@@ -220,6 +223,18 @@ def bench_fanout(recipients: int) -> list[Row]:
     return [Row("fanout", "output", line) for line in out[-3:]]
 
 
+def bench_api(quick: bool) -> list[Row]:
+    """benchmarks/api_send.py in its own process: it needs PostgreSQL and gunicorn."""
+    script = Path(__file__).with_name("api_send.py")
+    out = subprocess.run(
+        [sys.executable, str(script), "--tsv", *(["--quick"] if quick else [])],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    ).stdout
+    return [Row(*line.split("\t")) for line in out.strip().splitlines() if line.count("\t") == 3]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="mailhub benchmark suite")
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
@@ -259,6 +274,8 @@ def main() -> None:
             rows += run(control)
     if not args.only or "fanout" in args.only:
         rows += bench_fanout(10_000 if args.quick else 100_000)
+    if not args.only or "api" in args.only:
+        rows += bench_api(args.quick)
 
     widths = [max(len(getattr(r, f)) for r in rows) for f in ("benchmark", "figure", "value")]
     header = ("benchmark", "figure", "value", "target")

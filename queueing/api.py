@@ -91,7 +91,6 @@ def send_email(
             message = services.message_create(**fields)
         except ValidationError as exc:
             raise api_input.refusal_of(exc) from None
-        services.messages_record_api_key(messages=[message], api_key=api_key)
         return 200, {"id": str(message.uuid)}
 
     (_, body), _ = run_idempotent(request, api_key, operation)
@@ -139,7 +138,6 @@ def send_batch(
             for position, exc in invalid.items():
                 refused[indexes[position]] = api_input.refusal_of(exc).error.message
             messages = created
-        services.messages_record_api_key(messages=messages, api_key=api_key)
         body: dict[str, Any] = {"data": [{"id": str(m.uuid)} for m in messages]}
         if mode == "permissive":
             body["errors"] = [{"index": i, "message": refused[i]} for i in sorted(refused)]

@@ -45,6 +45,7 @@ def message_fields(email: _Email, api_key: ApiKey, now: datetime) -> dict[str, A
         "tags": [{"name": t.name, "value": t.value or ""} for t in email.tags or []],
         "priority": email.priority or Priority.TRANSACTIONAL,
         "source": Source.API,
+        "api_key": api_key,
     }
     if email.template is not None:
         fields.update(_template(email.template.id, email.template.variables or {}))

@@ -102,9 +102,12 @@ def api_key_find(secret: str) -> ApiKey | None:
     """The active key for `secret`, or None (unknown, revoked or not shaped like a key)."""
     if not secret.startswith(KEY_PREFIX) or len(secret) > MAX_KEY_LENGTH:
         return None
-    api_key = ApiKey.objects.filter(digest=digest_of(secret), revoked_at__isnull=True).first()
-    if api_key is not None:
-        _touch(api_key)
+    try:
+        # get(), not first(): the digest is unique, and first() would add the model's ORDER BY.
+        api_key = ApiKey.objects.get(digest=digest_of(secret), revoked_at__isnull=True)
+    except ApiKey.DoesNotExist:
+        return None
+    _touch(api_key)
     return api_key
 
 

@@ -9,6 +9,7 @@ own rules (addresses parsed by `queueing.addresses`, allowed sender domains, res
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -43,10 +44,26 @@ def refuse_nul(field: str, what: str, *values: object) -> None:
         raise ValidationError({field: f"{what} contains a NUL character (\\x00)."})
 
 
+# Values up to this length are parsed once per process (an API batch repeats its senders);
+# longer ones each time, so a hostile request cannot fill the cache with them.
+CACHED_ADDRESS_LENGTH = 320
+
+
 def normalise_address(value: object, field: str) -> str:
     """Return `value` as `email@domain` or `Name <email@domain>` (the name quoted where it
     needs to be), or raise ValidationError naming the whole input."""
-    return str(parse_mailbox(value, field))
+    try:
+        if isinstance(value, str) and len(value) <= CACHED_ADDRESS_LENGTH:
+            return _written_back(value)
+        return str(parse_address(value))
+    except AddressError as exc:
+        raise ValidationError({field: str(exc)}) from None
+
+
+@lru_cache(maxsize=4096)
+def _written_back(value: str) -> str:
+    """The parsed address written back (only successes are cached: an error raises)."""
+    return str(parse_address(value))
 
 
 def parse_mailbox(value: object, field: str) -> Mailbox:
