@@ -17,6 +17,7 @@ that speak in fields (`queueing.validation`) wrap it.
 import re
 from email.errors import HeaderDefect, ObsoleteHeaderDefect
 from email.headerregistry import HeaderRegistry
+from functools import lru_cache
 from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
@@ -177,7 +178,24 @@ def _checked_text(value: object, *, limit: int) -> str:
     return text
 
 
+# The parser costs ~0.1 ms a value, and a batch or a campaign repeats its sender on every
+# message: results for values this short are kept per process (bounded; errors are not kept,
+# they raise). Longer values are parsed each time, so hostile input cannot fill the cache.
+CACHED_INPUT_LENGTH = 320
+
+
 def _parse(text: str, *, validate: bool = True) -> list[Mailbox]:
+    if len(text) <= CACHED_INPUT_LENGTH:
+        return list(_parse_cached(text, validate))
+    return _parse_uncached(text, validate=validate)
+
+
+@lru_cache(maxsize=4096)
+def _parse_cached(text: str, validate: bool) -> tuple[Mailbox, ...]:
+    return tuple(_parse_uncached(text, validate=validate))
+
+
+def _parse_uncached(text: str, *, validate: bool = True) -> list[Mailbox]:
     invalid = f"{text!r} is not a valid address: {_HINT}."
     try:
         header = _ADDRESS_HEADER("to", text)
