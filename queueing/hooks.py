@@ -10,6 +10,8 @@ their knowledge, it asks through the hooks below, which those apps fill in from 
   before their first send (see queueing.rendering). At most one.
 - reconcile steps (campaigns): extra work for each reconciler pass (start due campaigns,
   resume stalled fan-outs); each returns counts for the pass's report.
+- event listeners (recipients, campaigns): provider events (Resend's webhooks) after queueing
+  has applied them to their messages, in batches (`ProviderEvent`).
 
 Status changes are announced the other way, by signal (queueing.signals), inside the
 transaction that makes them. Whether a campaign's messages may be claimed is queueing's own
@@ -18,6 +20,7 @@ data (HeldCampaign rows, written through queueing.holds), not a hook: the claim 
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from queueing.models import Message
@@ -122,3 +125,62 @@ def register_template_renderer(render: TemplateRenderer) -> None:
 
 def template_renderer() -> TemplateRenderer | None:
     return _template_renderer[0] if _template_renderer else None
+
+
+# --- provider events (Resend's webhooks), announced to the apps above -------------------
+# queueing stores every webhook raw, applies it to its message (status by rank, timeline) and
+# then tells the registered listeners what happened, in batches, inside the transaction that
+# applied them: recipients keeps the suppression list (bounces, complaints), campaigns keeps
+# statistics and guard rails, queueing's own forwarding sends them on to API clients. A
+# listener must not raise for one odd event (log it); an exception rolls the batch back and
+# the raw events stay unprocessed, to be processed again.
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One provider event about one message (or about no known message), as applied."""
+
+    raw_event_id: int  # the stored webhook (queueing's raw event table)
+    type: str  # Resend's type, e.g. "email.bounced"; unknown types are passed on too
+    # mailhub's word for it: sent, delivered, delivery_delayed, bounced, complained, opened,
+    # clicked, failed, suppressed, scheduled; "" for a type mailhub does not know
+    kind: str
+    occurred_at: datetime  # Resend's `created_at` of the event (else when it was received)
+    message_id: int | None  # None: no message found (kept for inspection, still announced)
+    campaign_id: int | None = None
+    recipient_id: int | None = None
+    api_key_id: int | None = None
+    is_test: bool = False  # a campaign's test send: never in its statistics
+    # The bare, lower-case addresses the event names (`data.to`); for a bounce, the ones that
+    # bounced where Resend says (else all of `data.to`).
+    addresses: tuple[str, ...] = ()
+    bounce_type: str = ""  # Permanent, Transient or Undetermined (Resend's words)
+    bounce_subtype: str = ""
+    diagnostic: str = ""  # the receiving server's words, for people
+    link: str = ""  # for clicked: the URL
+    # The kinds of provider event this message had before this one (so a listener can count a
+    # message once per kind: `kind not in kinds_before`, and count an early `opened` as
+    # delivered too). Empty for an event without a message.
+    kinds_before: frozenset[str] = frozenset()
+    # The message's status after this event, and whether this event changed it (a late or
+    # out-of-order event is recorded but moves nothing).
+    status: str = ""
+    status_changed: bool = False
+    data: Mapping[str, object] = field(default_factory=dict)  # the raw `data` object
+
+    @property
+    def first_of_kind(self) -> bool:
+        return bool(self.kind) and self.kind not in self.kinds_before
+
+
+EventListener = Callable[[list[ProviderEvent]], None]
+_event_listeners: dict[str, EventListener] = {}
+
+
+def register_event_listener(name: str, listener: EventListener) -> None:
+    """Listen to applied provider events, in batches (registering a name again replaces it)."""
+    _event_listeners[name] = listener
+
+
+def event_listeners() -> list[tuple[str, EventListener]]:
+    return list(_event_listeners.items())
