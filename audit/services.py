@@ -5,6 +5,7 @@ reconciler, a public page) these functions do nothing, so services can call them
 unconditionally and the log holds people's actions, not the system's traffic."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,6 +15,18 @@ from django.db import models
 from audit.models import AuditEntry
 
 LABEL_LENGTH = AuditEntry._meta.get_field("target_label").max_length
+
+
+@dataclass(frozen=True)
+class NamedActor:
+    """Someone who acts without signing in: an API key, named for the log and the timelines
+    ("API key billing [mh_1a2b3c4d…]"). Recorded by that name, with no user."""
+
+    label: str
+    is_authenticated = True  # an actor, as far as the log is concerned
+
+    def get_username(self) -> str:
+        return self.label
 
 
 def signed_in(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
@@ -36,7 +49,7 @@ def _entry(
 ) -> AuditEntry:
     user = signed_in(actor)
     entry = AuditEntry(
-        actor=user,
+        actor=user if isinstance(user, AbstractBaseUser) else None,
         actor_name=actor_name(user),
         action=action,
         detail=detail or {},

@@ -24,6 +24,7 @@ from campaigns.api_schemas import CampaignList, CampaignListQuery, CampaignObjec
 from campaigns.models import Campaign
 from queueing.api_auth import ApiKeyAuth
 from queueing.api_errors import ApiRefused
+from queueing.api_keys import api_key_actor
 from queueing.api_schemas import ErrorBody
 from queueing.models import ApiScope
 from queueing.resend import errors
@@ -91,7 +92,9 @@ def send_campaign(
             ) from None
     _check_status(campaign, "sent", SENDABLE)
     try:
-        services.campaign_send(campaign=campaign, scheduled_at=scheduled_at)
+        services.campaign_send(
+            campaign=campaign, scheduled_at=scheduled_at, user=api_key_actor(request.auth)
+        )
     except ValidationError as exc:
         campaign.refresh_from_db()
         _check_status(campaign, "sent", SENDABLE)  # sent meanwhile, by someone else
@@ -106,7 +109,7 @@ def send_campaign(
     summary="Pause a sending campaign",
 )
 def pause_campaign(request: HttpRequest, campaign_id: str) -> dict[str, Any]:
-    return _step(campaign_id, "paused", PAUSABLE, services.campaign_pause)
+    return _step(request, campaign_id, "paused", PAUSABLE, services.campaign_pause)
 
 
 @router.post(
@@ -116,7 +119,7 @@ def pause_campaign(request: HttpRequest, campaign_id: str) -> dict[str, Any]:
     summary="Resume a paused campaign",
 )
 def resume_campaign(request: HttpRequest, campaign_id: str) -> dict[str, Any]:
-    return _step(campaign_id, "resumed", RESUMABLE, services.campaign_resume)
+    return _step(request, campaign_id, "resumed", RESUMABLE, services.campaign_resume)
 
 
 @router.post(
@@ -126,7 +129,7 @@ def resume_campaign(request: HttpRequest, campaign_id: str) -> dict[str, Any]:
     summary="Cancel a campaign: its unsent messages are cancelled",
 )
 def cancel_campaign(request: HttpRequest, campaign_id: str) -> dict[str, Any]:
-    return _step(campaign_id, "cancelled", CANCELLABLE, services.campaign_cancel)
+    return _step(request, campaign_id, "cancelled", CANCELLABLE, services.campaign_cancel)
 
 
 def _campaign(campaign_id: str) -> Campaign:
@@ -137,12 +140,16 @@ def _campaign(campaign_id: str) -> Campaign:
 
 
 def _step(
-    campaign_id: str, done: str, allowed: Sequence[str], service: Callable[..., Any]
+    request: HttpRequest,
+    campaign_id: str,
+    done: str,
+    allowed: Sequence[str],
+    service: Callable[..., Any],
 ) -> dict[str, Any]:
     campaign = _campaign(campaign_id)
     _check_status(campaign, done, allowed)
     try:
-        service(campaign=campaign)
+        service(campaign=campaign, actor=api_key_actor(request.auth))
     except ValidationError as exc:
         # The service's conditional update lost a race: say what the status is now.
         campaign.refresh_from_db()

@@ -19,7 +19,8 @@ from queueing.hooks import Rendered, RenderFailed
 def render_named_template(
     template_id: str, variables: Mapping[str, object]
 ) -> Rendered | RenderFailed | None:
-    lookup = {"pk": int(template_id)} if template_id.isdigit() else {"slug": template_id}
+    numeric = template_id.isascii() and template_id.isdigit() and len(template_id) <= 18
+    lookup = {"pk": int(template_id)} if numeric else {"slug": template_id}
     template = Template.objects.filter(**lookup).first()
     if template is None:
         return None

@@ -81,6 +81,10 @@ def _read_body(request: HttpRequest) -> ResendError | None:
         return _too_large(declared, limit)
     if request.method in ("GET", "HEAD", "OPTIONS", "DELETE") and not declared:
         return None
+    if not request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
+        # Every endpoint with a body needs a key: no one without one makes a worker buffer
+        # up to the limit (the key itself is checked by the view, as usual).
+        return errors.missing_api_key()
     # Read here (HttpRequest.body would apply DATA_UPLOAD_MAX_MEMORY_SIZE); what is read is
     # kept where HttpRequest.body keeps it, so views read it as usual.
     body = request.read(limit + 1)

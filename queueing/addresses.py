@@ -31,7 +31,7 @@ _PLAIN_ADDRESS = re.compile(
 )
 # Line breaks would let a value add headers; other control characters have no place in an
 # address or a name either (C1 controls included: U+0085 is a line break). Tab is whitespace in a header, but not in what people type.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # One address, name included: a header line's length (RFC 5322). Bounds the parser's work.
 MAX_ADDRESS_INPUT = 998
 # Obsolete syntax (RFC 5322 section 4) the parser reads without guessing: a period in an

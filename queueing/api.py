@@ -17,6 +17,7 @@ from queueing import api_input, selectors, services
 from queueing.api_auth import ApiKeyAuth
 from queueing.api_errors import ApiRefused
 from queueing.api_idempotency import run_idempotent
+from queueing.api_keys import api_key_actor
 from queueing.api_output import email_object
 from queueing.api_schemas import (
     BatchAnswer,
@@ -204,7 +205,9 @@ def update_email(request: HttpRequest, email_id: str, payload: UpdateEmail) -> d
 )
 def cancel_email(request: HttpRequest, email_id: str) -> dict[str, Any]:
     message = _own_message(request, email_id)
-    if not services.message_cancel(message=message, reason="cancelled through the API"):
+    if not services.message_cancel(
+        message=message, reason="cancelled through the API", actor=api_key_actor(request.auth)
+    ):
         message.refresh_from_db()
         raise ApiRefused(_cannot_cancel(message))
     return {"object": "email", "id": email_id}

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.services import NamedActor
 from queueing.models import ApiKey, ApiScope
 
 KEY_PREFIX = "mh_"
@@ -119,3 +120,8 @@ def _touch(api_key: ApiKey) -> None:
     stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
     ApiKey.objects.filter(stale, pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+def api_key_actor(api_key: ApiKey) -> NamedActor:
+    """The key as the actor of what it does: named in the audit log and on timelines."""
+    return NamedActor(f"API key {api_key.name} [{api_key.prefix}…]")

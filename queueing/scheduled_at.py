@@ -44,7 +44,10 @@ def parse_scheduled_at(text: str, now: datetime) -> datetime:
         return now
     if match := _RELATIVE.fullmatch(value):
         amount = 1 if match.group(1) in ("a", "an") else int(match.group(1))
-        return now + timedelta(**{_UNITS[match.group(2)]: amount})
+        try:
+            return now + timedelta(**{_UNITS[match.group(2)]: amount})
+        except OverflowError:
+            raise ScheduleError(f"`{text.strip()}` is too far in the future.") from None
     if match := _DAY_AT.fullmatch(value):
         return _day_at(match, now)
     return _iso(text.strip())

@@ -7,6 +7,7 @@ Resend's shared rules in `queueing.resend`; this module words it for people and 
 own rules (addresses parsed by `queueing.addresses`, allowed sender domains, reserved tags).
 """
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -35,13 +36,22 @@ MAX_SUBJECT_LENGTH = 998  # RFC 5322 line length limit.
 MAX_HEADER_NAME_LENGTH = 256  # mailhub's own cap, on top of Resend's rule for the characters.
 RESERVED_TAG_NAMES = frozenset({"mailhub_message", "mailhub_campaign"})
 NUL = "\x00"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def refuse_nul(field: str, what: str, *values: object) -> None:
-    """No NUL character: no email carries one, and PostgreSQL cannot store one (its text and
-    jsonb refuse it, so it would fail the insert rather than the request)."""
-    if any(isinstance(v, str) and NUL in v for v in values):
-        raise ValidationError({field: f"{what} contains a NUL character (\\x00)."})
+    """No NUL character and no lone surrogate: no email carries one, and neither can be
+    stored (PostgreSQL refuses NUL in text and jsonb; a surrogate cannot be encoded as
+    UTF-8), so either would fail the insert rather than the request."""
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        if NUL in value:
+            raise ValidationError({field: f"{what} contains a NUL character (\\x00)."})
+        if _SURROGATE.search(value):
+            raise ValidationError(
+                {field: f"{what} contains a lone UTF-16 surrogate, which is not text."}
+            )
 
 
 # Values up to this length are parsed once per process (an API batch repeats its senders);

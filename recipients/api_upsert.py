@@ -99,7 +99,9 @@ def recipient_upsert(payload: RecipientInput) -> Upserted:
                     external_id=payload.external_id,
                     attributes=payload.attributes,
                 )
-            for mailing_list in lists if suppression is None else ():
+            # Only lists the person has no subscription to: one they are on stays as it is,
+            # one they left stays left (rejoining is `resubscribe`).
+            for mailing_list in joining if suppression is None else ():
                 services.subscription_create(
                     recipient=recipient, list=mailing_list, source=Source.API
                 )
@@ -159,15 +161,17 @@ def _find(external_id: str | None, address: str | None) -> Recipient | None:
 
 
 def _lists_to_join(recipient: Recipient | None, lists: list[List]) -> list[List]:
-    """The lists the recipient is not on yet (or has left): those a request would change."""
+    """The lists the recipient has no subscription to yet: those a request would change. A
+    list the person left stays left: leaving was their word, and a sync job repeating an old
+    request must not undo it (rejoining is `resubscribe` with the list named)."""
     if recipient is None or not lists:
         return lists
-    on = set(
-        Subscription.objects.filter(recipient=recipient, list__in=lists)
-        .exclude(status=Subscription.Status.UNSUBSCRIBED)
-        .values_list("list_id", flat=True)
+    known = set(
+        Subscription.objects.filter(recipient=recipient, list__in=lists).values_list(
+            "list_id", flat=True
+        )
     )
-    return [lst for lst in lists if lst.pk not in on]
+    return [lst for lst in lists if lst.pk not in known]
 
 
 def _create(

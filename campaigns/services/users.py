@@ -5,4 +5,7 @@ from django.contrib.auth.models import AbstractBaseUser
 
 
 def acting_user(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return user if user is not None and user.is_authenticated else None
+    """A signed-in person, or None (the system; or an API key, which is no user)."""
+    if isinstance(user, AbstractBaseUser) and user.is_authenticated:
+        return user
+    return None

@@ -444,3 +444,18 @@ def test_openapi_describes_the_campaign_endpoints(client):
         assert "post" in paths[f"/api/campaigns/{{campaign_id}}/{action}"]
     send = paths["/api/campaigns/{campaign_id}/send"]["post"]
     assert "requestBody" in send
+
+
+@pytest.mark.django_db
+def test_steps_through_the_api_are_in_the_audit_log_under_the_key(capi, make_campaign, news):
+    from audit.models import AuditEntry
+
+    subscribe(news, 1)
+    campaign = make_campaign()
+    assert capi.post(f"/campaigns/{campaign.pk}/send").status_code == 200
+    assert capi.post(f"/campaigns/{campaign.pk}/cancel").status_code == 200
+    entries = list(AuditEntry.objects.order_by("id").values_list("action", "actor", "actor_name"))
+    assert [e[0] for e in entries] == ["campaign.send", "campaign.cancel"]
+    assert all(actor is None and name.startswith("API key ") for _, actor, name in entries)
+    campaign.refresh_from_db()
+    assert campaign.sent_by is None  # a key is no user

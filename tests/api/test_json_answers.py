@@ -52,7 +52,12 @@ def test_unhandled_error_in_a_view_is_json_500(api, monkeypatch):
 @pytest.mark.urls(__name__)
 def test_csrf_refusal_is_json(send_key):
     client = Client(enforce_csrf_checks=True)
-    response = client.post("/api/_probe/csrf", b"{}", content_type="application/json")
+    response = client.post(
+        "/api/_probe/csrf",
+        b"{}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {send_key.secret}",
+    )
     assert_error(response, 403, "invalid_access")
 
 

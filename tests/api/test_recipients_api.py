@@ -458,3 +458,17 @@ def test_the_openapi_description_has_the_recipients_endpoints(client):
     assert {"get", "delete"} <= set(paths["/api/recipients/{recipient}"])
     assert "post" in paths["/api/recipients/{recipient}/unsubscribe"]
     assert "post" in paths["/api/recipients/{recipient}/resubscribe"]
+
+
+def test_a_repeated_sync_request_does_not_rejoin_a_list_the_person_left(rec, news, digest):
+    body = {"email": "ada@example.org", "first_name": "Ada", "lists": ["news", "digest"]}
+    created = create(rec, **body)
+    rec.post(f"/recipients/{created['id']}/unsubscribe", {"lists": ["news", "digest"]})
+    confirmations = Message.objects.count()
+    again = create(rec, **body)  # the sync job sends the same request again
+    assert subscription(again, "news")["status"] == "unsubscribed"
+    assert subscription(again, "digest")["status"] == "unsubscribed"
+    assert Message.objects.count() == confirmations  # no new confirmation email
+    # Rejoining is the person's word, through resubscribe with the list named.
+    back = rec.post(f"/recipients/{created['id']}/resubscribe", {"lists": ["news"]}).json()
+    assert subscription(back, "news")["status"] == "subscribed"

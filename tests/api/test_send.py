@@ -237,3 +237,9 @@ def test_bad_batches_are_refused_and_nothing_is_stored(api, body, headers, statu
         api.post("/emails/batch", body, headers=headers), status, "validation_error", fragment
     )
     assert not Message.objects.exists()
+
+
+def test_a_body_without_a_key_is_refused_before_it_is_read(client):
+    response = client.generic("POST", "/api/emails", b"x" * 1024, content_type="application/json")
+    assert response.status_code == 401
+    assert response.json()["name"] == "missing_api_key"
