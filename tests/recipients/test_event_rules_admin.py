@@ -68,6 +68,9 @@ def test_reviews_list_link_each_address_and_are_closed_by_a_manager(admin_client
     listing = admin_client.get(url + "?open=yes").content.decode()
     add = reverse("admin:recipients_suppression_add")
     assert f"{add}?email=bob%40example.com&amp;reason=hard_bounce" in listing
+    found = admin_client.get(url + "?q=bob%40example.com").content.decode()
+    assert f"{add}?email=bob%40example.com" in found
+    assert f"{add}?email=bob" not in admin_client.get(url + "?q=nobody").content.decode()
     # Opening the prefilled "add" page suggests the address and the reason.
     form = admin_client.get(add + "?email=bob%40example.com&reason=hard_bounce").content.decode()
     assert 'value="bob@example.com"' in form
