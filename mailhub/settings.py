@@ -224,6 +224,11 @@ MAILHUB_IMPORT_MAX_BYTES = env.int("MAILHUB_IMPORT_MAX_BYTES", default=32 * 1024
 # A double opt-in confirmation email goes to one person for one list at most once in this
 # many seconds, however often the list is re-ticked or staff subscribe them again.
 MAILHUB_CONFIRMATION_RESEND_SECONDS = env.int("MAILHUB_CONFIRMATION_RESEND_SECONDS", default=3600)
+# Suppression by rule (docs/EVENTS.md): this many soft bounces (Transient or Undetermined) of
+# one address within this many days suppress it for all mail. Hard bounces and complaints
+# suppress at once.
+MAILHUB_SOFT_BOUNCE_LIMIT = max(1, env.int("MAILHUB_SOFT_BOUNCE_LIMIT", default=3))
+MAILHUB_SOFT_BOUNCE_WINDOW_DAYS = max(1, env.int("MAILHUB_SOFT_BOUNCE_WINDOW_DAYS", default=7))
 # Campaign template rendering (docs/SECURITY.md, "Templates"). Per message: seconds and output
 # characters. Per group of one campaign's messages a worker renders at once: seconds in all,
 # kept well under the lease so rendering can never let a claim run out. Previews and the

@@ -159,7 +159,15 @@ class SubscriptionOut(BaseModel):
 
 
 class SuppressionOut(BaseModel):
-    reason: Literal["hard_bounce", "complaint", "unsubscribe", "manual", "deleted"]
+    reason: Literal[
+        "hard_bounce",
+        "complaint",
+        "unsubscribe",
+        "manual",
+        "deleted",
+        "soft_bounces",
+        "provider_suppressed",
+    ]
     scope: Literal["all", "marketing"] = Field(
         description="`all`: no mail at all; `marketing`: transactional mail still goes."
     )

@@ -173,6 +173,10 @@ class Suppression(models.Model):
         # The recipient was deleted (the API's DELETE): the address must never be mailed again
         # unless staff lift it, and its consent history stays on the timeline by address.
         DELETED = "deleted", "Recipient deleted"
+        # Provider events (recipients.event_rules): MAILHUB_SOFT_BOUNCE_LIMIT soft bounces
+        # within MAILHUB_SOFT_BOUNCE_WINDOW_DAYS, or Resend's own `suppressed` event.
+        SOFT_BOUNCES = "soft_bounces", "Repeated soft bounces"
+        PROVIDER_SUPPRESSED = "provider_suppressed", "Suppressed by the provider"
 
     class Scope(models.TextChoices):
         ALL = "all", "All mail"
@@ -180,16 +184,88 @@ class Suppression(models.Model):
 
     # Stored in canonical form (see recipients.normalise), so lookups are plain equality.
     email = models.CharField(max_length=320, unique=True)
-    reason = models.CharField(max_length=16, choices=Reason.choices)
+    reason = models.CharField(max_length=32, choices=Reason.choices)
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The cause of a suppression made by a provider event: the stored webhook (queueing's raw
+    # event table), the message and its campaign. Plain ids, not foreign keys: the raw events
+    # and messages may be purged while the suppression stands, and recipients never
+    # references campaigns (the layers). Empty for staff's and people's own suppressions.
+    raw_event_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    message_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    campaign_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         indexes = [models.Index(fields=["-created_at"], name="suppression_created_idx")]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.get_reason_display()})"
+
+
+class SoftBounce(models.Model):
+    """One soft bounce (Transient or Undetermined) of an address, counted towards the
+    soft-bounce suppression (recipients.soft_bounces). Kept only for the window: older rows are
+    deleted when the address bounces again and by the reconciler, so the table holds about one
+    window's soft bounces."""
+
+    email = models.CharField(max_length=320)
+    raw_event_id = models.BigIntegerField()
+    message_id = models.BigIntegerField(null=True, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # The same event processed twice counts once; so do two events about one message
+            # (a provider may report one soft bounce more than once).
+            models.UniqueConstraint(fields=["email", "raw_event_id"], name="softbounce_event_uniq"),
+            models.UniqueConstraint(
+                fields=["email", "message_id"],
+                condition=Q(message_id__isnull=False),
+                name="softbounce_message_uniq",
+            ),
+        ]
+        # Counting one address uses the unique index above (it leads with email); the purge
+        # of expired rows walks this one.
+        indexes = [models.Index(fields=["occurred_at"], name="softbounce_occurred_idx")]
+
+    def __str__(self) -> str:
+        return f"soft bounce of {self.email} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class SuppressionReview(models.Model):
+    """A provider event that would suppress someone (a bounce, a complaint, Resend's
+    `suppressed`) but names several addresses without saying which one it is about. Nobody is
+    suppressed by guess: staff look at it, suppress whom it concerns (Suppressions → add) and
+    mark it reviewed."""
+
+    raw_event_id = models.BigIntegerField(unique=True)
+    kind = models.CharField(max_length=16)  # bounced, complained, suppressed
+    # What it would have suppressed for (a soft bounce: "soft_bounces", which would only count).
+    reason = models.CharField(max_length=32, choices=Suppression.Reason.choices)
+    addresses = models.JSONField(default=list)
+    message_id = models.BigIntegerField(null=True, blank=True)
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+    detail = models.TextField(blank=True)  # bounce type, sub-type, the server's words
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at"], name="supreview_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {', '.join(self.addresses)} (event #{self.raw_event_id})"
 
 
 class SubscriptionEvent(models.Model):

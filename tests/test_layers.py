@@ -49,6 +49,8 @@ ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
     ("queueing.apps", "queueing.api_idempotency"): "purges expired API idempotency keys",
     ("recipients.apps", "recipients.selectors"): "registers the suppression check",
     ("recipients.apps", "recipients.imports.reconcile"): "registers the imports reconcile step",
+    ("recipients.apps", "recipients.event_rules"): "registers the suppression rules' listener",
+    ("recipients.apps", "recipients.soft_bounces"): "registers the soft-bounce purge step",
     ("mailhub.postgres_timestamps", "psycopg"): "the driver, imported only on PostgreSQL",
     ("queueing.bulk_sql", "psycopg"): "the driver, imported only on PostgreSQL",
     # (the command's home once the sandbox is a package of its own)

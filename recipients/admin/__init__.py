@@ -8,4 +8,10 @@ use the subscription indexes, exact (indexed) email search when the term is an a
 """
 
 # Importing the modules registers their model admins.
-from recipients.admin import import_run, mailing_list, recipient, suppression  # noqa: F401
+from recipients.admin import (  # noqa: F401
+    import_run,
+    mailing_list,
+    recipient,
+    suppression,
+    suppression_review,
+)
