@@ -138,8 +138,11 @@ def test_each_message_counts_once_per_kind_even_out_of_order(sent_campaign):
     campaign_events_apply([t.event(m[1], "opened"), t.event(m[1], "delivered")])
     # m2: delivered twice (two webhooks), bounced twice: once each; the first bounce decides.
     campaign_events_apply(
-        [t.event(m[2], "delivered"), t.event(m[2], "delivered")]
-        + [t.event(m[2], "bounced", bounce_type="Transient")]
+        [
+            t.event(m[2], "delivered"),
+            t.event(m[2], "delivered"),
+            t.event(m[2], "bounced", bounce_type="Transient"),
+        ]
     )
     campaign_events_apply([t.event(m[2], "bounced", bounce_type="Permanent")])
     assert figures(campaign) == {
@@ -173,7 +176,7 @@ def test_clicks_per_link_count_every_click_and_each_person_once(sent_campaign):
 
 
 def test_test_sends_and_unknown_messages_never_count(sent_campaign, deliver_all):
-    campaign, m = sent_campaign(2)
+    campaign, _m = sent_campaign(2)
     (test_message,) = campaign_test_send(campaign=campaign, to=["tester@example.com"])
     deliver_all()
     test_message.refresh_from_db()
@@ -202,8 +205,8 @@ def test_test_sends_and_unknown_messages_never_count(sent_campaign, deliver_all)
     assert (after_daily.delivered, after_daily.complained, after_daily.bounced) == (0, 0, 0)
 
 
-def test_daily_stats_follow_sends_and_events_by_the_event_day(sent_campaign, make_list):
-    campaign, m = sent_campaign(5)
+def test_daily_stats_follow_sends_and_events_by_the_event_day(sent_campaign):
+    _campaign, m = sent_campaign(5)
     today = timezone.localdate()
     t = Timeline()
     yesterday = timezone.now() - timedelta(days=1)
