@@ -6,84 +6,21 @@ to the sandbox by a real worker. `Timeline` plays queueing's part of keeping eac
 kinds so far (`kinds_before`), as the events processing does.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
-from itertools import count
 
 import pytest
 from django.utils import timezone
 
 from campaigns.event_stats import campaign_events_apply
 from campaigns.models import Campaign, CampaignLink, DailyStats
-from campaigns.services import campaign_send, campaign_test_send
+from campaigns.services import campaign_test_send
 from queueing import hooks
 from queueing.hooks import ProviderEvent
 from queueing.live_rates import live_rates
-from queueing.models import Message
 from queueing.services import message_create
+from tests.campaigns.provider_events import Timeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-KIND_TYPES = {
-    "sent": "email.sent",
-    "delivered": "email.delivered",
-    "bounced": "email.bounced",
-    "complained": "email.complained",
-    "opened": "email.opened",
-    "clicked": "email.clicked",
-    "delivery_delayed": "email.delivery_delayed",
-}
-
-
-@dataclass
-class Timeline:
-    """Provider events as the events processing announces them: each knows its message's
-    earlier kinds."""
-
-    seen: dict[int, set[str]] = field(default_factory=dict)
-    ids: count = field(default_factory=lambda: count(1))
-
-    def event(self, message: Message, kind: str, **extra) -> ProviderEvent:
-        before = self.seen.setdefault(message.pk, set())
-        event = ProviderEvent(
-            raw_event_id=next(self.ids),
-            type=KIND_TYPES[kind],
-            kind=kind,
-            occurred_at=extra.pop("occurred_at", timezone.now()),
-            message_id=message.pk,
-            campaign_id=message.campaign_id,
-            recipient_id=message.recipient_id,
-            is_test=message.is_test,
-            addresses=(message.to[0],),
-            kinds_before=frozenset(before),
-            **extra,
-        )
-        before.add(kind)
-        return event
-
-
-@pytest.fixture
-def sent_campaign(
-    sandbox, deliver_all, make_campaign, make_list, subscribe
-) -> Callable[..., tuple[Campaign, list[Message]]]:
-    """A campaign to `size` people, sent by a real worker to the sandbox; its messages by
-    recipient email."""
-
-    def make(size: int = 10, **kwargs) -> tuple[Campaign, list[Message]]:
-        news = make_list(kwargs.pop("slug", "news"))
-        subscribe(news, size, start=kwargs.pop("start", 0))
-        campaign = make_campaign([news], **kwargs)
-        campaign_send(campaign=campaign)
-        deliver_all(timeout=60)
-        campaign.refresh_from_db()
-        assert campaign.status == "sent" and campaign.sent == size
-        messages = list(
-            Message.objects.filter(campaign=campaign, is_test=False).order_by("recipient_id")
-        )
-        return campaign, messages
-
-    return make
 
 
 def figures(campaign: Campaign) -> dict[str, int]:

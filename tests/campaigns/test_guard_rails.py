@@ -13,7 +13,7 @@ from campaigns.event_stats import campaign_events_apply
 from campaigns.models import Campaign
 from campaigns.services import campaign_resume, campaign_send, campaigns_start_due
 from queueing.models import HeldCampaign
-from tests.campaigns.test_event_stats import Timeline, sent_campaign  # noqa: F401 (fixture)
+from tests.campaigns.provider_events import Timeline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,6 @@ from django.utils import timezone
 from campaigns.models import Campaign, DailyStats
 from recipients.attribution import campaign_from_signature, campaign_signature
 from recipients.models import Subscription
-from tests.campaigns.test_event_stats import sent_campaign  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
