@@ -36,6 +36,8 @@ IMPLIES: dict[str, frozenset[str]] = {
     "complained": frozenset({"complained"}),
 }
 HARD_BOUNCE = "Permanent"
+# The kinds the system's daily figures count (bounced_hard/_soft are the campaign's detail).
+DAILY = frozenset({"delivered", "bounced", "complained", "opened", "clicked"})
 
 
 def reached(kinds: frozenset[str] | set[str]) -> set[str]:
@@ -79,6 +81,3 @@ def campaign_events_apply(events: list[ProviderEvent]) -> None:
     watched = [c for c, f in by_campaign.items() if f["bounced_hard"] or f["complained"]]
     if watched:
         guard_rails_check(campaign_ids=watched)
-
-
-DAILY = frozenset({"delivered", "bounced", "complained", "opened", "clicked"})
