@@ -6,14 +6,20 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns import services
 from campaigns.forms import CampaignForm, PreviewForm, SendForm, TemplateForm, TestSendForm
 from campaigns.models import Campaign, Template
 from campaigns.rendering import template_preview
-from campaigns.selectors import campaign_progress, campaign_rates
+from campaigns.selectors import (
+    campaign_progress,
+    campaign_rates,
+    campaign_statistics,
+    campaign_top_links,
+)
+from campaigns.services.guard_rails import campaign_guard_acknowledge
 from queueing.validation import describe_error
 from recipients.selectors import recipient_by_email
 
@@ -23,6 +29,7 @@ EDITABLE = (Campaign.Status.DRAFT,)
 SEND = "campaigns.send_campaign"  # send, schedule, pause, resume, cancel
 TEST_SEND = "campaigns.test_send"
 VIEW_TEMPLATE = "campaigns.view_template"
+ACKNOWLEDGE_GUARD = "campaigns.acknowledge_guard"  # managers: lift a finished campaign's flag
 # A preview or test send for a real recipient shows that person's data.
 VIEW_RECIPIENT = "recipients.view_recipient"
 
@@ -112,8 +119,9 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     filter_horizontal = ["lists"]
     change_form_template = "campaigns/admin/change_form.html"
+    actions = ["acknowledge_guard"]
     readonly_fields = [
-        "status", "progress", "rates", "audience_size", "queued", "sent", "failed", "suppressed",
+        "status", "pause_reason", "guard", "progress", "rates", "statistics", "audience_size", "queued", "sent", "failed", "suppressed",
         "cancelled", "delivered", "bounced", "opened", "clicked", "scheduled_at", "started_at",
         "finished_at", "created_by", "sent_by", "frozen_at", "fanout_cursor", "fanout_finished_at",
     ]  # fmt: skip
@@ -139,6 +147,54 @@ class CampaignAdmin(admin.ModelAdmin):
         if obj.pk is None:
             return "—"
         return ", ".join(f"{name} {value}%" for name, value in campaign_rates(obj).items())
+
+    @admin.display(description="statistics")
+    def statistics(self, obj: Campaign) -> str:
+        """A small read-only panel: the webhook-fed figures with their rates, and the links
+        people clicked most. Reads counters only."""
+        if obj.pk is None:
+            return "—"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}% of {}</td></tr>",
+            (
+                (f.name.replace("_", " "), f"{f.count:,}", f.rate, f.of)
+                for f in campaign_statistics(obj)
+            ),
+        )
+        links = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} people</td><td>{} clicks</td></tr>",
+            (
+                (link.url, f"{link.unique_clicks:,}", f"{link.clicks:,}")
+                for link in campaign_top_links(obj)
+            ),
+        )
+        return format_html('<table class="campaign-statistics">{}{}</table>', rows, links)
+
+    @admin.display(description="guard rail")
+    def guard(self, obj: Campaign) -> str:
+        if not obj.guard_flagged_at:
+            return "—"
+        if obj.guard_acknowledged_at:
+            return f"{obj.guard_flag} (acknowledged {obj.guard_acknowledged_at:%Y-%m-%d %H:%M})"
+        return f"{obj.guard_flag}: the next campaign from its sending domain waits for a manager"
+
+    def has_acknowledge_guard_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ACKNOWLEDGE_GUARD)
+
+    @admin.action(description="Acknowledge guard-rail flag", permissions=["acknowledge_guard"])
+    def acknowledge_guard(self, request: HttpRequest, queryset) -> None:
+        done = 0
+        for campaign in queryset:
+            try:
+                campaign_guard_acknowledge(campaign=campaign, actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, describe_error(exc))
+            else:
+                done += 1
+        if done:
+            messages.success(request, f"{done} guard-rail flag(s) acknowledged.")
 
     def get_urls(self):
         view = self.admin_site.admin_view

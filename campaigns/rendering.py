@@ -94,12 +94,14 @@ class Links:
 PLACEHOLDER = "mailhubtokenplaceholder"
 
 
-def links_for(list: List | None) -> Links:
+def links_for(list: List | None, campaign_id: int | None = None) -> Links:
+    """`campaign_id`: the unsubscribe links carry it, signed (recipients.attribution), so an
+    unsubscribe is counted for the campaign it came from; signed once per group, not per email."""
     person = SampleRecipient(unsubscribe_token=PLACEHOLDER)
     return Links(
-        unsubscribe=unsubscribe_url(person, list),
+        unsubscribe=unsubscribe_url(person, list, campaign_id),
         preferences=preferences_url(person),
-        headers=list_unsubscribe_headers(person, list),
+        headers=list_unsubscribe_headers(person, list, campaign_id=campaign_id),
     )
 
 
@@ -160,7 +162,7 @@ def recipient_context(
     if isinstance(recipient, SampleRecipient) or not real_links:
         unsubscribe = preferences = f"{settings.MAILHUB_BASE_URL.rstrip('/')}/#sample-link"
     else:
-        links = links or links_for(list)
+        links = links or links_for(list, campaign.pk if campaign is not None else None)
         unsubscribe, preferences, headers = links.fill(recipient.unsubscribe_token)
     return {
         "recipient": {
@@ -258,7 +260,7 @@ def _render_campaign_group(campaign: Campaign, group: list[Message]) -> dict[int
     # One query for the batch; the per-person reason is looked up only for the few who left.
     subscribed = still_subscribed(lists, recipients.keys())
     link_list = lists[0] if len(lists) == 1 else None
-    links = links_for(link_list)
+    links = links_for(link_list, campaign.pk)
     results: dict[int, RenderResult] = {}
     over_budget = ""  # once set, the rest of the group is set aside without rendering
     for message in group:

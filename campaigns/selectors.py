@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign, Template
+from campaigns.models import Campaign, CampaignLink, Template
 from campaigns.templating import Content
 from recipients.models import List, Recipient
 from recipients.selectors import eligible_recipients, receiving_subscriptions
@@ -113,6 +113,40 @@ def campaign_rates(campaign: Campaign) -> dict[str, float]:
         "opened": share(campaign.opened, sent),
         "clicked": share(campaign.clicked, sent),
     }
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    count: int
+    rate: float  # percent of `of`
+    of: str  # what the rate is a share of: "sent" or "delivered"
+
+
+def campaign_statistics(campaign: Campaign) -> list[Figure]:
+    """The campaign's statistics with their rates, from its counters (never a count over
+    messages): delivery figures as shares of sent, opens and clicks of delivered."""
+
+    def share(part: int, whole: int) -> float:
+        return round(100.0 * part / whole, 2) if whole else 0.0
+
+    sent, delivered = campaign.sent, campaign.delivered
+    of_sent = ("delivered", "bounced", "bounced_hard", "bounced_soft", "complained", "unsubscribed")
+    figures = [
+        Figure(f, getattr(campaign, f), share(getattr(campaign, f), sent), "sent") for f in of_sent
+    ]
+    figures += [
+        Figure(f, getattr(campaign, f), share(getattr(campaign, f), delivered), "delivered")
+        for f in ("opened", "clicked")
+    ]
+    return figures
+
+
+def campaign_top_links(campaign: Campaign, limit: int = 10) -> list[CampaignLink]:
+    """The most clicked links (by people), for the admin's panel."""
+    return list(
+        CampaignLink.objects.filter(campaign=campaign).order_by("-unique_clicks", "url")[:limit]
+    )
 
 
 def campaign_progress(campaign: Campaign) -> Progress:

@@ -30,6 +30,7 @@ CUSTOM_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("campaigns", "campaign"): [
         ("send_campaign", "Can send, schedule, pause, resume and cancel a campaign"),
         ("test_send", "Can send a campaign as a test"),
+        ("acknowledge_guard", "Can acknowledge a campaign's guard-rail flag"),
     ],
     ("queueing", "message"): [
         ("retry_message", "Can retry a failed message"),

@@ -240,6 +240,14 @@ MAILHUB_RENDER_GROUP_TIME_LIMIT = env.float(
 )
 MAILHUB_PREVIEW_MEMORY_MB = env.int("MAILHUB_PREVIEW_MEMORY_MB", default=256)
 MAILHUB_PREVIEW_TIMEOUT = env.float("MAILHUB_PREVIEW_TIMEOUT", default=10.0)
+# Guard rails (campaigns.guard_rails): past this many sent messages, a campaign whose hard
+# bounces or complaints pass these shares of its sent messages pauses itself (or, finished,
+# is flagged and holds the next campaign from its sending domain until acknowledged).
+MAILHUB_GUARD_MIN_SENT = env.int("MAILHUB_GUARD_MIN_SENT", default=200)
+MAILHUB_GUARD_HARD_BOUNCE_RATE = env.float("MAILHUB_GUARD_HARD_BOUNCE_RATE", default=0.05)
+MAILHUB_GUARD_COMPLAINT_RATE = env.float("MAILHUB_GUARD_COMPLAINT_RATE", default=0.003)
+# Live per-minute rates (queueing.live_rates) are Redis counters kept this many minutes.
+MAILHUB_LIVE_RATES_MINUTES = env.int("MAILHUB_LIVE_RATES_MINUTES", default=180)
 
 LOGGING = {
     "version": 1,

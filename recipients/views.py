@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from recipients import selectors, services
+from recipients.attribution import PARAMETER, campaign_from_signature, link_unsubscribed
 from recipients.exceptions import ConfirmationLinkExpired, ConfirmationLinkInvalid
 from recipients.forms import ALL_MARKETING, PreferencesForm
 from recipients.models import List, Recipient, Source, Subscription, Suppression
@@ -50,6 +51,16 @@ def _list_from_query(request: HttpRequest, recipient: Recipient) -> List | None:
     return selectors.recipient_list_by_slug(recipient, request.GET.get("list", ""))
 
 
+def _unsubscribe_through_link(
+    request: HttpRequest, recipient: Recipient, target: List | None, source: str
+) -> None:
+    """Unsubscribe, then announce it with the campaign the link names, if its signature holds
+    (campaigns counts it); a forged or missing one just loses the attribution."""
+    services.recipient_unsubscribe(recipient=recipient, list=target, source=source)
+    campaign_id = campaign_from_signature(request.GET.get(PARAMETER))
+    link_unsubscribed.send(sender=Recipient, recipient=recipient, campaign_id=campaign_id)
+
+
 def _context(recipient: Recipient, *, list: List | None = None, **extra) -> dict:
     """Templates get `list_name` (recipients.public_names), never the List itself: an internal
     list's name must not reach a public page."""
@@ -73,7 +84,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         recipient, list=target, preferences_url=reverse("recipients:preferences", args=[token])
     )
     if request.method == "POST":
-        services.recipient_unsubscribe(recipient=recipient, list=target, source="unsubscribe")
+        _unsubscribe_through_link(request, recipient, target, "unsubscribe")
         return _page(request, "recipients/unsubscribed.html", context)
     return _page(request, "recipients/unsubscribe.html", context)
 
@@ -100,9 +111,7 @@ def one_click_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             status=400,
             content_type="text/plain",
         )
-    services.recipient_unsubscribe(
-        recipient=recipient, list=_list_from_query(request, recipient), source="one-click"
-    )
+    _unsubscribe_through_link(request, recipient, _list_from_query(request, recipient), "one-click")
     return HttpResponse("You are unsubscribed.", content_type="text/plain")
 
 

@@ -15,6 +15,7 @@ from audit.services import audit_record
 from campaigns.enqueue import enqueue_fanout_on_commit
 from campaigns.models import Campaign
 from campaigns.services.counters import campaign_finish_if_done
+from campaigns.services.users import acting_user
 from queueing.holds import campaign_hold, campaign_release
 from queueing.services import campaign_messages_cancel
 
@@ -29,26 +30,48 @@ def _refuse(campaign: Campaign, action: str, allowed: Sequence[str]) -> Validati
     )
 
 
-def campaign_pause(*, campaign: Campaign, actor: AbstractBaseUser | None = None) -> None:
+def campaign_pause(
+    *, campaign: Campaign, actor: AbstractBaseUser | None = None, reason: str = ""
+) -> None:
     """Its messages are held (queueing.holds), so no new batch starts once this commits;
-    queued messages wait, batches already frozen finish. `actor`: who did it (audit log)."""
+    queued messages wait, batches already frozen finish. `actor`: who did it (audit log);
+    `reason`: why, when it pauses itself (the guard rails), shown in the admin."""
     with transaction.atomic():
         if not Campaign.objects.filter(pk=campaign.pk, status=Status.SENDING).update(
-            status=Status.PAUSED, updated_at=timezone.now()
+            status=Status.PAUSED, pause_reason=reason[:500], updated_at=timezone.now()
         ):
             raise _refuse(campaign, "pause", [Status.SENDING])
         campaign_hold(campaign_id=campaign.pk, reason=Status.PAUSED)
-        audit_record(actor=actor, action="campaign.pause", target=campaign)
+        audit_record(
+            actor=actor,
+            action="campaign.pause",
+            target=campaign,
+            detail={"reason": reason} if reason else None,
+        )
     campaign.refresh_from_db()
 
 
 def campaign_resume(*, campaign: Campaign, actor: AbstractBaseUser | None = None) -> None:
+    """Resuming a campaign the guard rails paused is the deliberate act that overrides them:
+    the reason is cleared and the guard neither pauses nor flags this campaign again."""
+    now = timezone.now()
     with transaction.atomic():
-        if not Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED).update(
-            status=Status.SENDING, updated_at=timezone.now()
+        paused = Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED)
+        by_guard = paused.exclude(pause_reason="").values_list("pause_reason", flat=True).first()
+        overrides = {"guard_acknowledged_at": now, "guard_acknowledged_by": acting_user(actor)}
+        if not paused.update(
+            status=Status.SENDING,
+            pause_reason="",
+            updated_at=now,
+            **(overrides if by_guard else {}),
         ):
             raise _refuse(campaign, "resume", [Status.PAUSED])
-        audit_record(actor=actor, action="campaign.resume", target=campaign)
+        audit_record(
+            actor=actor,
+            action="campaign.resume",
+            target=campaign,
+            detail={"overrides": by_guard} if by_guard else None,
+        )
         campaign.refresh_from_db()
         if campaign.fanout_finished_at is None:
             enqueue_fanout_on_commit(campaign.pk)

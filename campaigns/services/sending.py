@@ -5,6 +5,7 @@ Status changes are conditional updates on the expected status, so a second click
 command or a race between two of them changes nothing and gets a clear refusal.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from campaigns.enqueue import enqueue_fanout_on_commit, schedule_start_on_commit
 from campaigns.models import Campaign, Template
 from campaigns.selectors import audience_count, campaign_content
 from campaigns.services.drafts import validate_attribute_filter
+from campaigns.services.guard_rails import guard_hold_reason
 from campaigns.services.templates import template_validate
 from campaigns.services.users import acting_user
 from campaigns.templating import has_unsubscribe_link
@@ -26,6 +28,7 @@ from queueing import validation
 from queueing.services import SCHEDULE_PAST_TOLERANCE
 
 Status = Campaign.Status
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,11 @@ def campaign_check_sendable(
             )
         if scheduled_at <= timezone.now():
             scheduled_at = None
+    if scheduled_at is None:
+        # An open guard-rail flag on its sending domain: it may be scheduled, not started.
+        held = guard_hold_reason(campaign)
+        if held:
+            raise ValidationError(held)
     if not campaign.lists.exists():
         raise ValidationError({"lists": "The campaign has no audience: choose at least one list."})
     audience = audience_count(campaign)
@@ -151,7 +159,12 @@ def campaigns_start_due(*, campaign_id: int | None = None) -> int:
     if campaign_id is not None:
         due = due.filter(pk=campaign_id)
     started = 0
-    for pk in due.values_list("pk", flat=True)[:100]:
+    for campaign in due.only("pk", "name", "from_email").order_by("pk")[:100]:
+        pk = campaign.pk
+        held = guard_hold_reason(campaign)
+        if held:  # stays scheduled, and starts on a reconciler pass after the acknowledgement
+            log.warning("scheduled campaign %s held: %s", pk, held)
+            continue
         with transaction.atomic():
             if Campaign.objects.filter(pk=pk, status=Status.SCHEDULED).update(
                 status=Status.SENDING, started_at=now, updated_at=now

@@ -1,4 +1,5 @@
-"""Announcing status changes of campaign messages (queueing.signals.campaign_messages_changed).
+"""Announcing status changes of messages (queueing.signals.campaign_messages_changed for
+campaign messages, messages_changed for all).
 
 Sent inside the transaction that changes the rows, so campaign counters always match them.
 """
@@ -9,7 +10,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from queueing.models import Message
-from queueing.signals import campaign_messages_changed
+from queueing.signals import campaign_messages_changed, messages_changed
 
 # Changes collected by notifications_combined() instead of being announced one call at a time.
 _combined: ContextVar[Counter | None] = ContextVar("mailhub_combined_notifications", default=None)
@@ -19,15 +20,27 @@ def notify_campaigns(messages: Iterable[Message], status: str, *, count: int = 1
     """Announce that these messages moved to `status` (or, with count=-1, left it)."""
     changes: Counter = Counter()
     for m in messages:
-        if m.campaign_id and not m.is_test:
-            changes[(m.campaign_id, status)] += count
+        if not m.is_test:
+            # (None, status): every message, for messages_changed
+            changes[(None, status)] += count
+            if m.campaign_id:
+                changes[(m.campaign_id, status)] += count
     if not changes:
         return
     combined = _combined.get()
     if combined is not None:
         combined.update(changes)
     else:
-        campaign_messages_changed.send(sender=Message, changes=changes)
+        _announce(changes)
+
+
+def _announce(changes: Counter) -> None:
+    by_campaign = {key: n for key, n in changes.items() if key[0] is not None}
+    if by_campaign:
+        campaign_messages_changed.send(sender=Message, changes=by_campaign)
+    everything = {status: n for (campaign, status), n in changes.items() if campaign is None}
+    if any(everything.values()):
+        messages_changed.send(sender=Message, changes=everything)
 
 
 @contextmanager
@@ -43,4 +56,4 @@ def notifications_combined() -> Iterator[None]:
     finally:
         _combined.reset(reset)
     if changes:
-        campaign_messages_changed.send(sender=Message, changes=changes)
+        _announce(changes)

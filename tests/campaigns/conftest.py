@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign, Template
-from campaigns.services import campaign_create, template_create
+from campaigns.services import campaign_create, campaign_send, template_create
+from queueing.models import Message
 from recipients.models import List, Recipient, Subscription
 
 MJML = """<mjml><mj-body><mj-section><mj-column>
@@ -70,5 +71,28 @@ def make_campaign(db, template, make_list) -> Callable[..., Campaign]:
             lists=lists if lists is not None else [make_list()],
             **kwargs,
         )
+
+    return make
+
+
+@pytest.fixture
+def sent_campaign(
+    sandbox, deliver_all, make_campaign, make_list, subscribe
+) -> Callable[..., tuple[Campaign, list[Message]]]:
+    """A campaign to `size` people, sent by a real worker to the sandbox, and its messages
+    in recipient order (for provider events built in tests: tests/campaigns/provider_events)."""
+
+    def make(size: int = 10, **kwargs) -> tuple[Campaign, list[Message]]:
+        news = make_list(kwargs.pop("slug", "news"))
+        subscribe(news, size, start=kwargs.pop("start", 0))
+        campaign = make_campaign([news], **kwargs)
+        campaign_send(campaign=campaign)
+        deliver_all(timeout=60)
+        campaign.refresh_from_db()
+        assert campaign.status == "sent" and campaign.sent == size
+        messages = list(
+            Message.objects.filter(campaign=campaign, is_test=False).order_by("recipient_id")
+        )
+        return campaign, messages
 
     return make
