@@ -34,6 +34,7 @@ from sandbox.recorder import Recorder
 from sandbox.refusal import Refused, rate_limited, refuse_if, sandbox_failure
 from sandbox.scripted import ScriptedAnswers, email_domain
 from sandbox.state import SandboxState
+from sandbox.webhooks import WebhookEmitter
 from sandbox.wire import (
     Request,
     Response,
@@ -104,12 +105,14 @@ class ResendApi:
         faults: FaultInjector,
         recorder: Recorder,
         scripted: ScriptedAnswers | None = None,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._config = config
         self._state = state
         self._faults = faults
         self._recorder = recorder
         self._scripted = scripted or ScriptedAnswers()
+        self._webhooks = webhooks or WebhookEmitter()
 
     def handle(self, request: Request) -> Response:
         arrived_at = self._state.arrive()
@@ -290,6 +293,7 @@ class ResendApi:
     def _store(self, emails: list[StoredEmail], config: SandboxConfig, trace: _Trace) -> None:
         self._state.accept(emails, config.daily_quota)
         self._recorder.write(emails)
+        self._webhooks.emails_accepted(emails, config)
         trace.outcome = stats.ACCEPTED
 
 
