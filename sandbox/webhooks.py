@@ -183,6 +183,10 @@ class WebhookEmitter:
         try:
             answer = session.post(plan.url, data=event.body, headers=headers, timeout=TIMEOUT)
             status = answer.status_code
+        except requests.Timeout:
+            error = "Timeout: no answer in time"
+        except requests.ConnectionError:
+            error = "ConnectionError: refused or closed without an answer"
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
         chain.tries += 1
@@ -202,7 +206,7 @@ class WebhookEmitter:
                     said,
                 )
             else:
-                log.info("Webhook %s to %s failed (%s); will retry", event.type, plan.url, said)
+                log.debug("Webhook %s to %s failed (%s); will retry", event.type, plan.url, said)
                 return time.monotonic() + plan.backoff * 2 ** (chain.tries - 1)
         chain.index += 1
         chain.tries = 0
