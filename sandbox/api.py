@@ -5,7 +5,8 @@ route (404/405) → auth (401/403) → rate limit (429) → Idempotency-Key synt
 injected 500/429 → an answer asked for on demand (sandbox.scripted) → idempotency claim (409
 or replay) → injected slowness → the operation (validation, then a sender whose domain is
 configured unverified: 403) → remember a 2xx answer under its key → injected drop (the answer
-is never written).
+is never written). Accepted emails are handed to the webhooks (sandbox.webhooks), which post
+their events later, from their own threads.
 Resend's rules (fields, error names and bodies, Idempotency-Key) are mailhub's shared ones in
 `queueing.resend`; this module applies them in Resend's order.
 """
