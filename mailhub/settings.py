@@ -155,8 +155,11 @@ AXES_VERBOSE = False
 
 # --- Redis and RQ --------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Workers serve them in this order: mail people wait for, then Resend's events (webhooks),
+# then campaigns.
 RQ_QUEUES = {
     "transactional": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+    "events": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
 }
 # The worker class runs the reconciler between jobs, so `rqworker` needs no companion process.

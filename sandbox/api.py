@@ -5,7 +5,8 @@ route (404/405) → auth (401/403) → rate limit (429) → Idempotency-Key synt
 injected 500/429 → an answer asked for on demand (sandbox.scripted) → idempotency claim (409
 or replay) → injected slowness → the operation (validation, then a sender whose domain is
 configured unverified: 403) → remember a 2xx answer under its key → injected drop (the answer
-is never written).
+is never written). Accepted emails are handed to the webhooks (sandbox.webhooks), which post
+their events later, from their own threads.
 Resend's rules (fields, error names and bodies, Idempotency-Key) are mailhub's shared ones in
 `queueing.resend`; this module applies them in Resend's order.
 """
@@ -34,6 +35,7 @@ from sandbox.recorder import Recorder
 from sandbox.refusal import Refused, rate_limited, refuse_if, sandbox_failure
 from sandbox.scripted import ScriptedAnswers, email_domain
 from sandbox.state import SandboxState
+from sandbox.webhooks import WebhookEmitter
 from sandbox.wire import (
     Request,
     Response,
@@ -104,12 +106,14 @@ class ResendApi:
         faults: FaultInjector,
         recorder: Recorder,
         scripted: ScriptedAnswers | None = None,
+        webhooks: WebhookEmitter | None = None,
     ) -> None:
         self._config = config
         self._state = state
         self._faults = faults
         self._recorder = recorder
         self._scripted = scripted or ScriptedAnswers()
+        self._webhooks = webhooks or WebhookEmitter()
 
     def handle(self, request: Request) -> Response:
         arrived_at = self._state.arrive()
@@ -290,6 +294,7 @@ class ResendApi:
     def _store(self, emails: list[StoredEmail], config: SandboxConfig, trace: _Trace) -> None:
         self._state.accept(emails, config.daily_quota)
         self._recorder.write(emails)
+        self._webhooks.emails_accepted(emails, config)
         trace.outcome = stats.ACCEPTED
 
 

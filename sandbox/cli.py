@@ -18,6 +18,7 @@ from typing import Any
 
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
+from sandbox.webhook_payloads import OUTCOMES
 
 DESCRIPTION = "Serve a local stand-in for Resend's email API until SIGINT or SIGTERM."
 
@@ -47,6 +48,25 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         dest="unverified_domains",
         help="answer sends from this domain with Resend's 403 (repeatable)",
     )
+    webhooks = parser.add_argument_group("webhooks (Resend's events for every accepted email)")
+    webhooks.add_argument("--webhook-url", default=None, help="POST signed events here")
+    webhooks.add_argument(
+        "--webhook-secret", default=None, help='"whsec_" + base64; generated and printed if absent'
+    )
+    webhooks.add_argument(
+        "--webhook-mix",
+        default=None,
+        help="outcome weights, e.g. delivered=60,opened=30,bounced_permanent=2 "
+        f"(outcomes: {', '.join(OUTCOMES)}; default: delivered=1)",
+    )
+    webhooks.add_argument("--webhook-delay-min", type=float, default=0, help="seconds")
+    webhooks.add_argument("--webhook-delay-max", type=float, default=0, help="seconds")
+    webhooks.add_argument("--webhook-duplicates", type=float, default=0, help="share sent twice")
+    webhooks.add_argument(
+        "--webhook-out-of-order", type=float, default=0, help="share of emails shuffled"
+    )
+    webhooks.add_argument("--webhook-attempts", type=int, default=SandboxConfig.webhook_attempts)
+    webhooks.add_argument("--webhook-backoff", type=float, default=SandboxConfig.webhook_backoff)
 
 
 def server_from_options(options: Mapping[str, Any]) -> SandboxServer:
@@ -68,6 +88,7 @@ def server_from_options(options: Mapping[str, Any]) -> SandboxServer:
             seed=options["seed"],
             record_file=options["record_file"],
             unverified_domains=options.get("unverified_domains") or (),
+            **_webhook_fields(options),
         )
         return SandboxServer(host=host, port=port, config=config)
     except ValueError as exc:
@@ -81,12 +102,31 @@ def server_from_options(options: Mapping[str, Any]) -> SandboxServer:
         raise CliError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
 
 
-def serve(server: SandboxServer, stop_event: threading.Event, say: Callable[[str], None]) -> None:
+def webhook_notes(config: SandboxConfig, options: Mapping[str, Any]) -> list[str]:
+    """What to tell the person about webhooks at start: where they go, and a generated secret
+    (a secret they gave is not echoed into logs)."""
+    if config.webhook_url is None:
+        return []
+    mix = ",".join(f"{name}={weight:g}" for name, weight in config.webhook_mix.items())
+    notes = [f"Webhooks go to {config.webhook_url} (mix {mix})"]
+    if not options.get("webhook_secret"):
+        notes.append(f"Webhook signing secret (generated): {config.webhook_secret}")
+    return notes
+
+
+def serve(
+    server: SandboxServer,
+    stop_event: threading.Event,
+    say: Callable[[str], None],
+    notes: Sequence[str] = (),
+) -> None:
     """Serve until `stop_event` is set; SIGINT and SIGTERM set it when run in the main thread."""
     server.start()
     previous = _install_signal_handlers(stop_event)
     try:
         say(f"Resend sandbox listening on {server.url}")
+        for note in notes:
+            say(note)
         stop_event.wait()
     finally:
         server.stop()
@@ -103,7 +143,46 @@ def main(argv: Sequence[str] | None = None) -> None:
         server = server_from_options(options)
     except CliError as exc:
         parser.error(str(exc))  # exits with status 2 and the usage, like a bad option
-    serve(server, threading.Event(), lambda line: print(line, flush=True))
+    notes = webhook_notes(server.config, options)
+    serve(server, threading.Event(), lambda line: print(line, flush=True), notes)
+
+
+def _webhook_fields(options: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {
+        name: options[name]
+        for name in (
+            "webhook_url",
+            "webhook_secret",
+            "webhook_delay_min",
+            "webhook_delay_max",
+            "webhook_duplicates",
+            "webhook_out_of_order",
+            "webhook_attempts",
+            "webhook_backoff",
+        )
+        if options.get(name) is not None
+    }
+    if options.get("webhook_mix"):
+        fields["webhook_mix"] = parse_mix(options["webhook_mix"])
+    return fields
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """`delivered=60,opened=30` -> {"delivered": 60.0, "opened": 30.0}; the config checks the
+    names and weights."""
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, weight = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError(part)
+            mix[name.strip()] = float(weight)
+        except ValueError:
+            raise CliError(
+                "Invalid option: --webhook-mix must be name=weight pairs separated by commas "
+                f"(e.g. delivered=60,opened=30), got {text!r}."
+            ) from None
+    return mix
 
 
 def _install_signal_handlers(stop_event: threading.Event) -> dict[int, Any]:

@@ -92,6 +92,37 @@ class SandboxControl:
     def clear_answers(self) -> None:
         self._call("DELETE", "/answers")
 
+    def webhooks(self, *, email_id: str | None = None, type: str | None = None) -> dict[str, Any]:
+        """{"data": webhook deliveries in the order first tried, "pending": events not done}."""
+        params = {k: v for k, v in (("email_id", email_id), ("type", type)) if v}
+        return self._call("GET", "/webhooks", params=params)
+
+    def emit_webhooks(self, email_id: str, outcome: str | None = None) -> dict[str, Any]:
+        """Send an accepted email's events for `outcome` now (None: drawn from the mix)."""
+        try:
+            return self._call("POST", "/webhooks", json={"email_id": email_id, "outcome": outcome})
+        except SandboxControlError as exc:
+            if exc.status == 400:
+                raise ValueError(exc.message) from None
+            raise
+
+    def wait_for_webhooks(
+        self, count: int = 0, timeout: float = 10.0, interval: float = 0.05
+    ) -> list[dict[str, Any]]:
+        """Poll until no event is pending and at least `count` deliveries were made; returns
+        them. TimeoutError says how far it got."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.webhooks()
+            if found["pending"] == 0 and len(found["data"]) >= count:
+                return found["data"]
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"expected {count} webhook deliveries and none pending, found "
+                    f"{len(found['data'])} with {found['pending']} pending"
+                )
+            time.sleep(interval)
+
     def wait_for_emails(
         self, count: int, timeout: float = 10.0, interval: float = 0.05
     ) -> list[dict[str, Any]]:

@@ -10,10 +10,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
+
+from sandbox.webhook_payloads import OUTCOMES
+from sandbox.webhook_signing import generate_secret, secret_key
 
 _RATE_FIELDS = ("fail_rate", "rate_limit_fault_rate", "slow_rate", "drop_rate")
+_WEBHOOK_RATES = ("webhook_duplicates", "webhook_out_of_order")
+_WEBHOOK_FLOATS = ("webhook_delay_min", "webhook_delay_max", "webhook_backoff", *_WEBHOOK_RATES)
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,19 @@ class SandboxConfig:
     validate: bool = True
     seed: int | None = None  # makes the fault sequence reproducible
     record_file: str | None = None  # one JSON line per accepted email, for other processes
+    # Webhooks (sandbox.webhooks): None sends none. Every accepted email's events are posted
+    # there, signed with `webhook_secret` ("whsec_" + base64; one is generated if absent).
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    # Outcome name (sandbox.webhook_payloads.CHAINS) -> weight; an email gets one of them.
+    webhook_mix: dict[str, float] = field(default_factory=lambda: {"delivered": 1.0})
+    # Seconds before each event goes (after the previous one of its email), drawn in range.
+    webhook_delay_min: float = 0
+    webhook_delay_max: float = 0
+    webhook_duplicates: float = 0  # share of events delivered twice (same svix-id)
+    webhook_out_of_order: float = 0  # share of emails whose events are shuffled
+    webhook_attempts: int = 4  # tries per event (non-2xx or no answer: try again)
+    webhook_backoff: float = 0.5  # seconds before the 2nd try; doubled for each next one
 
     def __post_init__(self) -> None:
         if self.api_key is not None and (not isinstance(self.api_key, str) or not self.api_key):
@@ -62,9 +81,32 @@ class SandboxConfig:
             not isinstance(self.record_file, str) or not self.record_file
         ):
             raise ValueError("record_file must be a non-empty path or None")
+        self._check_webhooks()
         # Store numbers as floats so to_dict() is stable whatever type the caller passed.
-        for name in ("rate_limit", "slow_seconds", *_RATE_FIELDS):
+        for name in ("rate_limit", "slow_seconds", *_RATE_FIELDS, *_WEBHOOK_FLOATS):
             object.__setattr__(self, name, float(getattr(self, name)))
+
+    def _check_webhooks(self) -> None:
+        url = self.webhook_url
+        if url is not None:
+            parts = urlsplit(url) if isinstance(url, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"webhook_url must be an http(s) URL or None, got {url!r}")
+        if self.webhook_secret is not None:
+            secret_key(self.webhook_secret)
+        elif url is not None:
+            object.__setattr__(self, "webhook_secret", generate_secret())
+        object.__setattr__(self, "webhook_mix", _mix(self.webhook_mix))
+        for name in _WEBHOOK_FLOATS:
+            value = _number(name, getattr(self, name), minimum=0)
+            if name in _WEBHOOK_RATES and value > 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        if self.webhook_delay_min > self.webhook_delay_max:
+            raise ValueError(
+                f"webhook_delay_min ({self.webhook_delay_min!r}) must not be more than "
+                f"webhook_delay_max ({self.webhook_delay_max!r})"
+            )
+        _integer("webhook_attempts", self.webhook_attempts, minimum=1)
 
     def updated(self, changes: Mapping[str, Any]) -> SandboxConfig:
         """A new config with `changes` applied; ValueError names an unknown field or bad value."""
@@ -82,6 +124,22 @@ class SandboxConfig:
         values = dataclasses.asdict(self)
         values["unverified_domains"] = list(self.unverified_domains)
         return values
+
+
+def _mix(value: Any) -> dict[str, float]:
+    """{outcome: weight}: known outcomes, weights >= 0, at least one above 0."""
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"webhook_mix must map outcomes to weights, got {value!r}")
+    unknown = sorted(str(name) for name in value if name not in OUTCOMES)
+    if unknown:
+        raise ValueError(
+            f"webhook_mix: unknown outcome(s) {', '.join(unknown)}; "
+            f"known outcomes are: {', '.join(OUTCOMES)}"
+        )
+    mix = {name: _number(f"webhook_mix[{name}]", w, minimum=0) for name, w in value.items()}
+    if not any(mix.values()):
+        raise ValueError("webhook_mix needs at least one weight above 0")
+    return mix
 
 
 def _number(name: str, value: Any, *, minimum: float) -> float:

@@ -26,13 +26,13 @@ class StoredEmail:
         request = self.request
 
         def optional_list(name: str) -> list[str] | None:
-            return _addresses(request[name]) if request.get(name) is not None else None
+            return addresses(request[name]) if request.get(name) is not None else None
 
         return {
             "object": "email",
             "id": self.id,
             "from": request.get("from"),
-            "to": _addresses(request.get("to")),
+            "to": addresses(request.get("to")),
             "cc": optional_list("cc"),
             "bcc": optional_list("bcc"),
             "reply_to": optional_list("reply_to"),
@@ -62,7 +62,7 @@ class StoredEmail:
 
     def sent_to(self, address: str) -> bool:
         wanted = address.strip().lower()
-        for recipient in _addresses(self.request.get("to")):
+        for recipient in addresses(self.request.get("to")):
             bare = address_of(recipient) or recipient
             if bare.lower() == wanted:
                 return True
@@ -80,7 +80,7 @@ class StoredEmail:
         )
 
 
-def _addresses(value: Any) -> list[str]:
+def addresses(value: Any) -> list[str]:
     """A stored to/cc/bcc/reply_to value as a list, as sent (validated on the way in, or not)."""
     if isinstance(value, str):
         return [value]

@@ -20,6 +20,7 @@ from sandbox.faults import FaultInjector
 from sandbox.recorder import Recorder
 from sandbox.scripted import ScriptedAnswers
 from sandbox.state import SandboxState
+from sandbox.webhooks import WebhookEmitter
 from sandbox.wire import Request, Response, error_response
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class SandboxServer:
         self.faults = FaultInjector(self._config.seed)
         self.recorder = Recorder()
         self.scripted = ScriptedAnswers()
+        self.webhooks = WebhookEmitter(self._config.seed)
         self._open_record_file(self._config.record_file)
         self.api = ResendApi(
             config=lambda: self._config,
@@ -47,12 +49,14 @@ class SandboxServer:
             faults=self.faults,
             recorder=self.recorder,
             scripted=self.scripted,
+            webhooks=self.webhooks,
         )
         self.control = ControlApi(
             state=self.state,
             config=lambda: self._config,
             configure=self.configure,
             scripted=self.scripted,
+            webhooks=self.webhooks,
         )
         self._httpd = _HTTPServer((host, port), _Handler, self)
         self._thread: threading.Thread | None = None
@@ -79,16 +83,19 @@ class SandboxServer:
     ) -> SandboxConfig:
         """Apply a partial config; ValueError on a bad field or value (nothing is changed).
 
-        The fault generator restarts from the seed, so a seeded run is reproducible from here.
+        The fault and webhook generators restart from the seed, so a seeded run is reproducible
+        from here.
         """
         with self._config_lock:
             config = self._config.updated({**(changes or {}), **kwargs})
             self._open_record_file(config.record_file)
             self._config = config
             self.faults.reseed(config.seed)
+            self.webhooks.planner.reseed(config.seed)
             return config
 
     def start(self) -> Self:
+        self.webhooks.start()
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
@@ -106,6 +113,7 @@ class SandboxServer:
             self._thread = None
         self._httpd.close_connections()
         self._httpd.server_close()
+        self.webhooks.stop()
         self.recorder.close()
 
     def __enter__(self) -> Self:

@@ -34,7 +34,8 @@ class Command(BaseCommand):
             server = cli.server_from_options(options)
         except cli.CliError as exc:
             raise CommandError(str(exc)) from None
-        cli.serve(server, self.stop_event, self._say)
+        notes = cli.webhook_notes(server.config, options)
+        cli.serve(server, self.stop_event, self._say, notes)
 
     def _say(self, line: str) -> None:
         self.stdout.write(line)
