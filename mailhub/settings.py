@@ -157,6 +157,7 @@ AXES_VERBOSE = False
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 RQ_QUEUES = {
     "transactional": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+    "events": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
 }
 # The worker class runs the reconciler between jobs, so `rqworker` needs no companion process.
@@ -235,6 +236,19 @@ MAILHUB_RENDER_GROUP_TIME_LIMIT = env.float(
 )
 MAILHUB_PREVIEW_MEMORY_MB = env.int("MAILHUB_PREVIEW_MEMORY_MB", default=256)
 MAILHUB_PREVIEW_TIMEOUT = env.float("MAILHUB_PREVIEW_TIMEOUT", default=10.0)
+# Events forwarded to API keys' webhook endpoints (docs/EVENTS.md, "Forwarding to API
+# clients"): seconds to connect and for each read; the waits after failed attempts (the last
+# one repeats); no attempt later than the window after the event; and whether endpoints may
+# be private or loopback addresses (and plain http): development and tests only.
+MAILHUB_WEBHOOK_TIMEOUT = env.float("MAILHUB_WEBHOOK_TIMEOUT", default=10.0)
+MAILHUB_WEBHOOK_RETRY_DELAYS = [
+    float(d)
+    for d in env.list("MAILHUB_WEBHOOK_RETRY_DELAYS", default=[5, 30, 120, 600, 3600, 21600, 43200])
+]
+MAILHUB_WEBHOOK_RETRY_WINDOW_SECONDS = env.float(
+    "MAILHUB_WEBHOOK_RETRY_WINDOW_SECONDS", default=24 * 3600
+)
+MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 
 LOGGING = {
     "version": 1,
