@@ -8,6 +8,7 @@ checked with the independent `svix` package and with `resend.Webhooks.verify`.
 
 import json
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -378,6 +379,43 @@ def test_no_answer_in_time_is_a_failed_attempt(key, settings) -> None:
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
     assert delivery.last_status_code is None and "timed out" in delivery.last_error
+
+
+def test_an_answer_dripped_byte_by_byte_is_cut_off(key, settings) -> None:
+    """Each read comes within the timeout, but the whole call is bounded too."""
+    settings.MAILHUB_WEBHOOK_TIMEOUT = 0.5
+    stop = threading.Event()
+
+    def drip(server: socket.socket) -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(100):  # 20 s at most, so a broken bound fails instead of hanging
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(b"x-slow: 1\r\n")
+                except OSError:
+                    return
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        thread = threading.Thread(target=drip, args=(server,), daemon=True)
+        thread.start()
+        message = send_with(key)
+        webhook_endpoint_create(
+            api_key=key, url=f"http://127.0.0.1:{server.getsockname()[1]}/hooks"
+        )
+        forward(event(message))
+        run_events_worker()
+        stop.set()
+        thread.join(5)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
+    assert delivery.last_status_code is None
+    assert delivery.last_error == "no complete answer within 1.5 s"
 
 
 @pytest.mark.parametrize(
