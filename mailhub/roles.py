@@ -44,8 +44,14 @@ CUSTOM_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
 
 PRODUCT_APPS = ("queueing", "recipients", "campaigns")
 
-# API keys, and the idempotency records behind them, are the manager's alone (even to read).
-MANAGER_ONLY = ("-queueing.*_apikey", "-queueing.*_apiidempotencykey")
+# API keys, the idempotency records behind them, and their webhook endpoints (whose URLs
+# and secrets belong with the key) and deliveries are the manager's alone (even to read).
+MANAGER_ONLY = (
+    "-queueing.*_apikey",
+    "-queueing.*_apiidempotencykey",
+    "-queueing.*_webhookendpoint",
+    "-queueing.*_webhookdelivery",
+)
 
 VIEWER = (*(f"{app}.view_*" for app in PRODUCT_APPS), *MANAGER_ONLY)
 # Lifting a sender domain pause is the pause's change permission: manager only, through

@@ -251,6 +251,19 @@ MAILHUB_GUARD_HARD_BOUNCE_RATE = env.float("MAILHUB_GUARD_HARD_BOUNCE_RATE", def
 MAILHUB_GUARD_COMPLAINT_RATE = env.float("MAILHUB_GUARD_COMPLAINT_RATE", default=0.003)
 # Live per-minute rates (queueing.live_rates) are Redis counters kept this many minutes.
 MAILHUB_LIVE_RATES_MINUTES = env.int("MAILHUB_LIVE_RATES_MINUTES", default=180)
+# Events forwarded to API keys' webhook endpoints (docs/EVENTS.md, "Forwarding to API
+# clients"): seconds to connect and for each read; the waits after failed attempts (the last
+# one repeats); no attempt later than the window after the event; and whether endpoints may
+# be private or loopback addresses (and plain http): development and tests only.
+MAILHUB_WEBHOOK_TIMEOUT = env.float("MAILHUB_WEBHOOK_TIMEOUT", default=10.0)
+MAILHUB_WEBHOOK_RETRY_DELAYS = [
+    float(d)
+    for d in env.list("MAILHUB_WEBHOOK_RETRY_DELAYS", default=[5, 30, 120, 600, 3600, 21600, 43200])
+]
+MAILHUB_WEBHOOK_RETRY_WINDOW_SECONDS = env.float(
+    "MAILHUB_WEBHOOK_RETRY_WINDOW_SECONDS", default=24 * 3600
+)
+MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 
 LOGGING = {
     "version": 1,

@@ -215,5 +215,6 @@ class MessageAdmin(admin.ModelAdmin):
             )
 
 
-# Sender domain pauses and API keys have admin modules of their own (registered on import).
-from queueing import admin_api_keys, admin_pauses  # noqa: E402, F401
+# Sender domain pauses, API keys and their webhook endpoints have admin modules of their own
+# (registered on import).
+from queueing import admin_api_keys, admin_pauses, admin_webhooks  # noqa: E402, F401

@@ -9,5 +9,10 @@ class QueueingConfig(AppConfig):
         # Imported here, once the app registry is ready: these modules use the models.
         from queueing import hooks
         from queueing.api_idempotency import idempotency_keys_purge
+        from queueing.forwarding.listener import forward_events
+        from queueing.forwarding.reconcile import webhook_deliveries_reconcile
 
         hooks.register_reconcile_step("api_idempotency_keys", idempotency_keys_purge)
+        # Events of API keys' messages, forwarded to the keys' own webhook endpoints.
+        hooks.register_event_listener("webhook_forwarding", forward_events)
+        hooks.register_reconcile_step("webhook_deliveries", webhook_deliveries_reconcile)

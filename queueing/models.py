@@ -474,3 +474,11 @@ class ApiIdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+# Webhook endpoints of API keys and their deliveries live with the forwarding code.
+from queueing.forwarding.models import (  # noqa: E402, F401
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)

@@ -41,3 +41,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _test_db = os.environ.get("TEST_SQLITE_PATH", str(BASE_DIR / "var" / "test-db.sqlite3"))
     os.makedirs(os.path.dirname(_test_db), exist_ok=True)
     DATABASES["default"]["TEST"] = {"NAME": _test_db}
+
+# The webhook receivers of the forwarding tests listen on 127.0.0.1; the guard's own tests
+# turn this off again.
+MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS = True
+MAILHUB_WEBHOOK_TIMEOUT = 3.0

@@ -17,7 +17,15 @@ from django.urls import reverse
 from django_rq.settings import get_queues_list
 
 from campaigns.models import Campaign
-from queueing.models import ApiKey, Message, MessageStatus, SenderDomainPause
+from queueing.models import (
+    ApiKey,
+    DeliveryStatus,
+    Message,
+    MessageStatus,
+    SenderDomainPause,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from recipients.models import ImportRun, Subscription, Suppression
 from tests.mailhub.conftest import ROLES
 
@@ -268,6 +276,43 @@ def api_key_create(fx) -> Case:
     )
 
 
+def webhook_endpoints(fx) -> Case:
+    url = reverse("admin:queueing_webhookendpoint_changelist")
+    return Case(lambda client: client.get(url), None)
+
+
+def webhook_endpoint_create(fx) -> Case:
+    key = ApiKey.objects.create(name="shop", prefix="mh_shop", digest="d" * 64, scopes=["send"])
+    url = reverse("admin:queueing_webhookendpoint_add")
+    return Case(
+        lambda client: client.post(
+            url, {"api_key": key.pk, "url": "https://hooks.example.com/x", "active": "on"}
+        ),
+        lambda: WebhookEndpoint.objects.filter(api_key=key).exists(),
+    )
+
+
+def webhook_delivery_retry(fx) -> Case:
+    key = ApiKey.objects.create(name="shop", prefix="mh_shop", digest="e" * 64, scopes=["send"])
+    endpoint = WebhookEndpoint.objects.create(
+        api_key=key, url="https://hooks.example.com/x", secret="whsec_c2VjcmV0"
+    )
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        raw_event_id=1,
+        event_type="email.delivered",
+        msg_id="msg_matrix",
+        payload={},
+        status=DeliveryStatus.FAILED,
+    )
+    url = reverse("admin:queueing_webhookdelivery_changelist")
+    return Case(
+        action_post(url, "retry_now", delivery.pk),
+        lambda: WebhookDelivery.objects.get(pk=delivery.pk).status == DeliveryStatus.PENDING,
+        "action",
+    )
+
+
 def login_lockouts(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:axes_accessattempt_changelist")), None)
 
@@ -302,6 +347,9 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "login_lockouts": (login_lockouts, MANAGERS),
     "api_keys": (api_keys, MANAGERS),
     "api_key_create": (api_key_create, MANAGERS),
+    "webhook_endpoints": (webhook_endpoints, MANAGERS),
+    "webhook_endpoint_create": (webhook_endpoint_create, MANAGERS),
+    "webhook_delivery_retry": (webhook_delivery_retry, MANAGERS),
 }
 
 

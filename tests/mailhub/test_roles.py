@@ -80,7 +80,12 @@ def test_viewer_reads_every_model_of_the_product_and_changes_nothing() -> None:
     viewer = group_permissions("viewer")
     for app_label in roles.PRODUCT_APPS:
         for model in apps.get_app_config(app_label).get_models():
-            if model._meta.model_name in ("apikey", "apiidempotencykey"):
+            if model._meta.model_name in (
+                "apikey",
+                "apiidempotencykey",
+                "webhookendpoint",
+                "webhookdelivery",
+            ):
                 continue  # managers only
             assert f"{app_label}.view_{model._meta.model_name}" in viewer
     assert all(p.split(".", 1)[1].startswith("view_") for p in viewer)
@@ -130,7 +135,9 @@ def test_api_keys_are_for_managers_alone() -> None:
     sync_roles()
     for role in ("viewer", "sender"):
         codenames = set(Group.objects.get(name=role).permissions.values_list("codename", flat=True))
-        assert not {c for c in codenames if c.endswith(("_apikey", "_apiidempotencykey"))}
+        manager_only = ("_apikey", "_apiidempotencykey", "_webhookendpoint", "_webhookdelivery")
+        assert not {c for c in codenames if c.endswith(manager_only)}
         assert "view_message" in codenames
     manager = set(Group.objects.get(name="manager").permissions.values_list("codename", flat=True))
     assert {"add_apikey", "view_apikey", "change_apikey"} <= manager
+    assert {"add_webhookendpoint", "view_webhookdelivery", "change_webhookdelivery"} <= manager

@@ -292,6 +292,9 @@ def test_only_the_state_machine_writes_message_statuses():
                 line
                 for line in status_writes(tree)
                 if relative != "queueing/holds.py"  # HeldCampaign has no status
+                # WebhookDelivery's status is its own (pending, delivered, failed), not a
+                # Message's; the forwarding package writes no Message.
+                and not relative.startswith("queueing/forwarding/")
             ]
             offenders += [f"{relative}:{line}" for line in model_updates]
         if not relative.startswith("queueing/"):
