@@ -139,7 +139,17 @@ def sandbox_process(port: int, *args: str) -> Iterator[str]:
 def start_worker(*extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A real `rqworker` process; `env` overrides settings for it (e.g. RESEND_RATE_LIMIT)."""
     return subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "transactional", "bulk", "-v", "0", *extra],
+        [
+            sys.executable,
+            "manage.py",
+            "rqworker",
+            "transactional",
+            "events",
+            "bulk",
+            "-v",
+            "0",
+            *extra,
+        ],
         cwd=ROOT,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,

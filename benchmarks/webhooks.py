@@ -32,9 +32,9 @@ from datetime import UTC, datetime
 from harness import ROOT, free_port, prepare, reset_state, stop_workers
 
 # The raw event table (evcore decides the names; change them here if they differ).
-RAW_EVENT_MODEL = "queueing.WebhookEvent"
+RAW_EVENT_MODEL = "queueing.ProviderWebhookEvent"
 RAW_EVENT_PROCESSED_FIELD = "processed_at"  # null until processed
-RAW_EVENT_TABLES = ["queueing_webhookevent"]  # emptied before the run
+RAW_EVENT_TABLES = ["queueing_providerwebhookevent"]  # emptied before the run
 ENDPOINT = "/webhooks/resend"
 DEFAULT_DATABASE = "postgres://root@127.0.0.1:5432/bench_webhooks"
 # Events per message: a realistic spread, mostly deliveries and opens.

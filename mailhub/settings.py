@@ -139,7 +139,7 @@ BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The load balancer's health probe and internal callers may use plain HTTP on this path.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^api/"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^api/", r"^webhooks/"]
 
 # --- Admin login throttling (django-axes, plus mailhub.login_throttle) --------------------
 # Failures are counted per client address and per username, in the database.
@@ -159,6 +159,7 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # then campaigns.
 RQ_QUEUES = {
     "transactional": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
+    # Provider events (webhooks) are applied here: after transactional mail, before bulk.
     "events": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "bulk": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600},
 }
@@ -185,6 +186,18 @@ RESEND_RATE_LIMIT_MARGIN = env.float("RESEND_RATE_LIMIT_MARGIN", default=0.05)
 # "permissive": Resend accepts the valid emails of a batch and names the invalid ones;
 # "strict": one invalid email refuses the batch, and mailhub then sends each member alone.
 RESEND_BATCH_VALIDATION = env.str("RESEND_BATCH_VALIDATION", default="permissive")
+
+# Resend's webhooks (POST /webhooks/resend): the signing secrets (`whsec_...`), several while
+# one is being rotated; empty refuses every webhook. Bodies larger than the limit (bytes) are
+# refused before anything is read into memory (Resend's events are a few KiB).
+RESEND_WEBHOOK_SECRETS = env.list("RESEND_WEBHOOK_SECRETS", default=[])
+RESEND_WEBHOOK_MAX_BYTES = env.int("RESEND_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# Processing stored webhooks in the workers: events per batch (one transaction each), seconds
+# an event may wait unprocessed before the reconciler asks for processing again, and attempts
+# before a failing event waits for `manage.py reprocess_webhook_events`.
+MAILHUB_EVENTS_BATCH = env.int("MAILHUB_EVENTS_BATCH", default=500)
+MAILHUB_EVENTS_STALE_SECONDS = env.float("MAILHUB_EVENTS_STALE_SECONDS", default=30.0)
+MAILHUB_EVENTS_MAX_ATTEMPTS = env.int("MAILHUB_EVENTS_MAX_ATTEMPTS", default=3)
 
 # --- mailhub -------------------------------------------------------------------------------
 MAILHUB_DEFAULT_FROM = env.str("MAILHUB_DEFAULT_FROM", default="mailhub <mailhub@example.com>")

@@ -5,6 +5,7 @@ from django_rq.urls import urlpatterns as rq_urlpatterns
 
 from mailhub.api import api
 from mailhub.rq_access import guard_patterns
+from queueing.webhooks import resend_webhook
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -17,5 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
+    path("webhooks/resend", resend_webhook, name="resend_webhook"),
     path("", include("recipients.urls")),
 ]

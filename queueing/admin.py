@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -12,7 +13,8 @@ from django.utils.html import format_html
 from queueing import sending_gate
 from queueing.forms import ComposeForm
 from queueing.models import Message, MessageAttachment, MessageEvent, MessageStatus
-from queueing.services import message_cancel, message_retry
+from queueing.send_again import message_send_again
+from queueing.services import message_cancel, message_retry, retry_refusal
 
 STATUS_COLOURS = {
     MessageStatus.QUEUED: "#6c757d",
@@ -75,7 +77,7 @@ class MessageAdmin(admin.ModelAdmin):
     # Counting a million rows on every page view is what makes admin lists slow.
     show_full_result_count = False
     ordering = ("-created_at",)
-    actions = ("retry_messages", "cancel_messages")
+    actions = ("retry_messages", "cancel_messages", "send_again")
     inlines = (MessageAttachmentInline, MessageEventInline)
     fieldsets = (
         (None, {"fields": ("uuid", "status", "failure_code", "last_error", "provider_id")}),
@@ -182,20 +184,35 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed messages", permissions=["retry"])
     def retry_messages(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
-        retried = sum(
-            message_retry(message=m, actor=request.user)
-            for m in queryset.filter(status=MessageStatus.FAILED)
-        )
+        retried = 0
+        for m in queryset.filter(status=MessageStatus.FAILED):
+            if refusal := retry_refusal(m):
+                self.message_user(request, f"#{m.pk} not retried: {refusal}.", messages.WARNING)
+            else:
+                retried += message_retry(message=m, actor=request.user)
         skipped = queryset.count() - retried
         self.message_user(request, f"{retried} message(s) queued again.", messages.SUCCESS)
         if skipped:
             self.message_user(
                 request,
                 f"{skipped} message(s) skipped: only failed messages can be retried, and never "
-                "members of a batch or those with an idempotency conflict (Resend may already "
-                "hold them).",
+                "members of a batch, those with an idempotency conflict (Resend may already "
+                "hold them) or those Resend failed after accepting them (send those again as "
+                "new messages).",
                 messages.WARNING,
             )
+
+    @admin.action(description="Send selected again as new messages", permissions=["add"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
+        for message in queryset[:100]:
+            try:
+                copy = message_send_again(message=message, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"#{message.pk} sent again as #{copy.pk}.", messages.SUCCESS
+                )
 
     @admin.action(
         description="Cancel selected queued or scheduled messages", permissions=["cancel"]
@@ -215,6 +232,6 @@ class MessageAdmin(admin.ModelAdmin):
             )
 
 
-# Sender domain pauses, API keys and their webhook endpoints have admin modules of their own
-# (registered on import).
-from queueing import admin_api_keys, admin_pauses, admin_webhooks  # noqa: E402, F401
+# Sender domain pauses, API keys, their webhook endpoints and provider webhooks have admin
+# modules of their own (registered on import).
+from queueing import admin_api_keys, admin_events, admin_pauses, admin_webhooks  # noqa: E402, F401

@@ -35,7 +35,10 @@ _queues: dict[tuple[int, str, str], Queue] = {}
 
 
 def queue_for(priority: str) -> Queue:
-    name = "bulk" if priority == Priority.BULK else "transactional"
+    return queue_named("bulk" if priority == Priority.BULK else "transactional")
+
+
+def queue_named(name: str) -> Queue:
     key = (os.getpid(), name, repr(settings.RQ_QUEUES.get(name)))
     queue = _queues.get(key)
     if queue is None:
@@ -71,3 +74,35 @@ def drain_started(priority: str) -> None:
 def request_drain_on_commit(priority: str) -> None:
     """Ask for a drain once the surrounding transaction commits (at once outside one)."""
     transaction.on_commit(lambda: request_drain(priority))
+
+
+# --- provider events (webhooks): the same one-waiting-job rule, on the `events` queue ---
+
+EVENTS_QUEUE = "events"
+EVENTS_FUNC = "queueing.jobs.process_provider_events"
+EVENTS_FLAG = "mailhub:events:waiting"
+
+
+def request_event_processing() -> bool:
+    """Make sure one job processing stored webhooks is waiting; True if this call enqueued it.
+    A burst of webhooks enqueues one job; Redis being down is logged (the reconciler asks
+    again for events left unprocessed)."""
+    try:
+        if not get_redis().set(EVENTS_FLAG, "1", nx=True, ex=FLAG_TTL):
+            return False
+        queue_named(EVENTS_QUEUE).enqueue(
+            EVENTS_FUNC, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
+        )
+        return True
+    except redis.RedisError as exc:
+        log.warning("Redis unreachable; stored webhooks wait for the reconciler: %s", exc)
+        return False
+
+
+def event_processing_started() -> None:
+    with contextlib.suppress(redis.RedisError):
+        get_redis().delete(EVENTS_FLAG)
+
+
+def request_event_processing_on_commit() -> None:
+    transaction.on_commit(request_event_processing)

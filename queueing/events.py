@@ -31,3 +31,19 @@ def add_events(rows: Iterable[EventRow], *, provider_event: str = "") -> None:
 
 def add_event(message_id: int, kind: str, detail: str, **data: Any) -> None:
     add_events([(message_id, kind, detail, data)])
+
+
+# message id, Resend's event type, detail, data: provider events, each with its own type.
+ProviderEventRow = tuple[int, str, str, dict[str, Any]]
+
+
+def add_provider_events(rows: Iterable[ProviderEventRow]) -> None:
+    now = timezone.now()
+    insert_rows(
+        MessageEvent,
+        _COLUMNS,
+        [
+            (message_id, "provider", event_type, detail, data, now)
+            for message_id, event_type, detail, data in rows
+        ],
+    )

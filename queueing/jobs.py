@@ -5,7 +5,8 @@ import os
 from rq import get_current_job
 
 from queueing import delivery
-from queueing.enqueue import drain_started
+from queueing.enqueue import drain_started, event_processing_started
+from queueing.provider_events.processing import process_pending
 
 
 def drain_queue(priority: str) -> dict:
@@ -14,3 +15,10 @@ def drain_queue(priority: str) -> dict:
     worker = os.environ.get("RQ_WORKER_ID", "") or (job.worker_name if job else "") or ""
     report = delivery.drain(priority, worker=worker)
     return {"requests": report.requests, **report.outcomes}
+
+
+def process_provider_events() -> dict:
+    """Stored webhooks, applied in batches (queue `events`)."""
+    event_processing_started()
+    report = process_pending()
+    return {"processed": report.processed, "failed": report.failed}

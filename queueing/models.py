@@ -70,6 +70,9 @@ class FailureCode(models.TextChoices):
     RENDER_ERROR = "render_error", "Could not be rendered"
     RENDER_BUDGET = "render_budget", "Over the render budget (time or size)"
     SENDER_REFUSED = "sender_refused", "Sender refused by Resend (domain or account)"
+    # Resend accepted it, then reported it failed (an `email.failed` webhook). Never retried
+    # under the same key: Resend would replay its first answer. Send it again as a new message.
+    PROVIDER_FAILED = "provider_failed", "Failed at Resend after acceptance"
 
 
 def default_max_attempts() -> int:
@@ -380,6 +383,8 @@ class EventKind(models.TextChoices):
     PROVIDER = "provider"
     BATCHED = "batched"
     SPLIT = "split"
+    # A finished message copied into a new one (queueing.send_again), on both timelines.
+    SENT_AGAIN = "sent_again"
 
 
 class MessageEvent(models.Model):
@@ -474,6 +479,41 @@ class ApiIdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.state})"
+
+
+class ProviderWebhookEvent(models.Model):
+    """A provider's webhook as it arrived (verified), stored once per svix-id before anything
+    is done with it: the endpoint answers as soon as it is stored, and workers apply it later
+    (queueing.provider_events). Kept after processing, for inspection and reprocessing."""
+
+    svix_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=64, blank=True)
+    body = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # Its message once processing found it (none: an email mailhub does not know).
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The last processing error; such an event waits for `reprocess_webhook_events` once its
+    # attempts are used up.
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "provider webhook event"
+        ordering = ["-id"]
+        indexes = [
+            # The processing job and the reconciler: unprocessed events, oldest first.
+            models.Index(
+                fields=["id"],
+                condition=Q(processed_at__isnull=True),
+                name="webhook_unprocessed_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type or 'event'} {self.svix_id}"
 
 
 # Webhook endpoints of API keys and their deliveries live with the forwarding code.

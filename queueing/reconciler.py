@@ -7,13 +7,16 @@ One pass:
 2. returns single messages whose "sending" lease ran out (a worker died) to queued;
 3. returns frozen batches whose lease ran out to queued, members and all (never alone);
 4. asks for a drain of every queue that has due work, in case its signal was lost (Redis
-   flushed or unreachable when the work was accepted, a retry whose time has come).
+   flushed or unreachable when the work was accepted, a retry whose time has come);
+5. asks for webhook processing when stored webhooks have waited unprocessed longer than
+   MAILHUB_EVENTS_STALE_SECONDS (their job lost with Redis, or a worker killed).
 
 Every step is a bounded amount of work and safe to run from several workers at once.
 """
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import redis
 from django.conf import settings
@@ -23,7 +26,7 @@ from django.utils import timezone
 from queueing import hooks, state_machine
 from queueing.claims import claimable_messages, due
 from queueing.connection import get_redis
-from queueing.enqueue import request_drain
+from queueing.enqueue import request_drain, request_event_processing
 from queueing.events import add_events
 from queueing.models import (
     BatchStatus,
@@ -32,6 +35,7 @@ from queueing.models import (
     Message,
     MessageStatus,
     Priority,
+    ProviderWebhookEvent,
     SendBatch,
 )
 from queueing.recording.announce import notify_campaigns
@@ -51,6 +55,7 @@ class ReconcileReport:
     worker_lost: int = 0
     batches_recovered: int = 0
     drains_requested: int = 0
+    events_requested: int = 0
 
     def __bool__(self) -> bool:
         return any(v for v in vars(self).values() if not isinstance(v, dict)) or any(
@@ -81,6 +86,7 @@ def reconcile() -> ReconcileReport:
     report.lease_expired, report.worker_lost = recover_expired_messages()
     report.batches_recovered = recover_expired_batches()
     report.drains_requested = request_drains_for_due_work()
+    report.events_requested = request_processing_for_stale_events()
     if report:
         log.info("Reconciler: %s", report)
     return report
@@ -204,3 +210,14 @@ def request_drains_for_due_work() -> int:
         if has_work and request_drain(priority):
             requested += 1
     return requested
+
+
+def request_processing_for_stale_events() -> int:
+    """1 if unprocessed webhooks have waited too long and a processing job was enqueued."""
+    waited = timezone.now() - timedelta(seconds=settings.MAILHUB_EVENTS_STALE_SECONDS)
+    stale = ProviderWebhookEvent.objects.filter(
+        processed_at__isnull=True,
+        attempts__lt=settings.MAILHUB_EVENTS_MAX_ATTEMPTS,
+        received_at__lte=waited,
+    )
+    return int(stale.exists() and request_event_processing())

@@ -242,9 +242,10 @@ def message_retry(*, message: Message, actor: AbstractBaseUser | None = None) ->
     """Give a failed message a fresh round of attempts (a person's decision, from the admin).
     `actor`: that person, named on the timeline and in the audit log.
 
-    Refused for idempotency conflicts and for members of a batch: Resend may already hold
-    that email, and a batch member is never sent on its own."""
-    if message.failure_code == FailureCode.IDEMPOTENCY_CONFLICT:
+    Refused (see retry_refusal) for idempotency conflicts, for messages Resend failed after
+    accepting them, and for members of a batch: Resend may already hold that email, and a
+    batch member is never sent on its own."""
+    if retry_refusal(message):
         return False
     with transaction.atomic():
         updated = state_machine.move(
@@ -264,6 +265,25 @@ def message_retry(*, message: Message, actor: AbstractBaseUser | None = None) ->
             notify_campaigns([message], MessageStatus.FAILED, count=-1)
             request_drain_on_commit(message.priority)
     return bool(updated)
+
+
+# Why a failed message may not be retried by hand, by failure code.
+RETRY_REFUSALS = {
+    FailureCode.IDEMPOTENCY_CONFLICT: (
+        "Resend holds another request under its key; check in Resend whether it went"
+    ),
+    FailureCode.PROVIDER_FAILED: (
+        "Resend failed it after accepting it, and would answer a retry under the same key with "
+        'its first answer (a false "sent"); send it again as a new message instead'
+    ),
+}
+
+
+def retry_refusal(message: Message) -> str:
+    """Why `message` may not be retried by hand ("" if it may, as far as its code says)."""
+    if message.batch_id is not None:
+        return "it is a member of a batch, which only ever goes again as that batch"
+    return RETRY_REFUSALS.get(message.failure_code, "")
 
 
 def _validate_priority(priority: str) -> str:

@@ -9,8 +9,9 @@ a second click, changes nothing. New rows are checked with `check_created`.
 
 `None` as a from-status means "no row yet" (created). Writes that change content but not the
 status (e.g. storing rendered content under a claim) are moves from a status to itself, which
-are always allowed. Provider events after `sent` (delivered, opened, bounced, …) are ranked by
-PROVIDER_STATUS_RANK, not by this table; #9 adds their rows and services.
+are always allowed. Provider events after `sent` (delivered, opened, bounced, …) move a
+message only up PROVIDER_STATUS_RANK: their rows are every pair of ranked statuses from a lower
+to a higher rank, derived from the ranking so the two cannot disagree.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +22,13 @@ from django.utils import timezone
 
 from queueing.bulk_sql import update_rows
 from queueing.exceptions import IllegalTransition
-from queueing.models import BatchStatus, Message, MessageStatus, SendBatch
+from queueing.models import (
+    PROVIDER_STATUS_RANK,
+    BatchStatus,
+    Message,
+    MessageStatus,
+    SendBatch,
+)
 
 S = MessageStatus
 B = BatchStatus
@@ -41,6 +48,21 @@ TRANSITIONS: dict[tuple[str | None, str], str] = {
     (S.SENDING, S.SUPPRESSED): "delivery: the address may not receive it (no provider call)",
     (S.FAILED, S.QUEUED): "message_retry: a person retries it",
 }  # fmt: skip
+
+PROVIDER_MOVE = (
+    "provider events: a higher-ranked event (provider_events.ranking; at sent, "
+    "recording applies again one that came early)"
+)
+# sent → delivered, delivered → opened, opened → bounced, …: up the ranking, never down, and
+# never away from a final provider status (bounced, complained, failed, suppressed).
+TRANSITIONS.update(
+    {
+        (from_, to): PROVIDER_MOVE
+        for from_, low in PROVIDER_STATUS_RANK.items()
+        for to, high in PROVIDER_STATUS_RANK.items()
+        if low < high
+    }
+)
 
 BATCH_TRANSITIONS: dict[tuple[str | None, str], str] = {
     (None, B.SENDING): "claims.freeze_batch: frozen and claimed for its first call",

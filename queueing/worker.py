@@ -2,7 +2,7 @@
 
 It is RQ's forking worker plus one duty: between jobs, and every few seconds while idle, it
 runs the reconciler (at most one pass per interval across the whole fleet, by a Redis lock).
-So `manage.py rqworker transactional bulk --with-scheduler` is all there is to run.
+So `manage.py rqworker transactional events bulk --with-scheduler` is all there is to run.
 """
 
 import gc

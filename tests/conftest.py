@@ -77,10 +77,12 @@ def sandbox(sandbox_server: SandboxServer, settings) -> Iterator[SandboxControl]
 
 
 def run_worker_burst() -> None:
-    """Run a real RQ worker over both queues until they are empty (in this process)."""
+    """Run a real RQ worker over its queues until they are empty (in this process)."""
     from django_rq import get_worker
 
-    worker = get_worker("transactional", "bulk", worker_class="queueing.worker.MailhubSimpleWorker")
+    worker = get_worker(
+        "transactional", "events", "bulk", worker_class="queueing.worker.MailhubSimpleWorker"
+    )
     worker.work(burst=True, logging_level="WARNING")
 
 
@@ -145,7 +147,7 @@ def worker_env(sandbox_url: str, **extra: str) -> dict[str, str]:
 def start_worker(
     sandbox: SandboxControl, tmp_path: Path
 ) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start real `manage.py rqworker transactional bulk --with-scheduler` processes.
+    """Start real `manage.py rqworker transactional events bulk --with-scheduler` processes.
 
     Their output goes to files in tmp_path (a pipe nobody reads would block them); the output
     is printed when a test fails, and every worker still running is stopped afterwards."""
@@ -159,6 +161,7 @@ def start_worker(
                 str(ROOT / "manage.py"),
                 "rqworker",
                 "transactional",
+                "events",
                 "bulk",
                 "--with-scheduler",
             ],

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('queueing', '0008_api'),
+        ('queueing', '0009_provider_webhook_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -16,6 +16,7 @@ from queueing.claims import BatchClaim
 from queueing.events import add_events
 from queueing.models import BatchStatus, EventKind, FailureCode, Message, MessageStatus, SendBatch
 from queueing.outcomes import Rejected, Sent
+from queueing.provider_events.ranking import reapply_after_sent
 from queueing.recording.announce import notify_campaigns
 from queueing.recording.common import cleared, events, lost, provider_name
 from queueing.retry_policy import backoff_seconds, expired_error, retry_window_passed
@@ -98,6 +99,8 @@ def answered(claim: BatchClaim, items: list[Sent | Rejected]) -> str:
         )
         notify_campaigns([m for m in claim.members if m.pk in sent], S.SENT)
         notify_campaigns([m for m in claim.members if m.pk in rejected], S.FAILED)
+        # Webhooks that came while the batch was held (a lost answer) apply now.
+        reapply_after_sent([m for m in claim.members if m.pk in sent])
     return "sent"
 
 

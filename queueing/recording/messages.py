@@ -15,6 +15,7 @@ from queueing import state_machine
 from queueing.addresses import sender_domain
 from queueing.claims import MessageClaim
 from queueing.models import EventKind, FailureCode, Message, MessageStatus
+from queueing.provider_events.ranking import reapply_after_sent
 from queueing.recording.announce import notify_campaigns
 from queueing.recording.common import cleared, events, lost, provider_name
 from queueing.retry_policy import backoff_seconds, expired_error, retry_window_passed
@@ -50,6 +51,8 @@ def sent(claim: MessageClaim, provider_id: str) -> str:
             attempt=claim.message.attempts,
         )
         notify_campaigns([claim.message], S.SENT)
+        # A webhook that came while we held it (a lost answer): its status now applies.
+        reapply_after_sent([claim.message])
     return "sent"
 
 

@@ -6,7 +6,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 # Where queueing's raw webhook events are shown, once that admin exists (issue 13's core).
-RAW_EVENT_URL_NAME = "admin:queueing_providerevent_change"
+RAW_EVENT_URL_NAME = "admin:queueing_providerwebhookevent_change"
 
 
 def admin_link(url_name: str, pk: int | None, label: str) -> str:

@@ -58,11 +58,13 @@ def test_web_app_and_workers_refuse_to_start(env, overrides, settings):
     assert expected[0] in web.stderr
 
     # The documented worker command: its system checks stop it before it takes a job.
-    worker = manage("rqworker", "transactional", "bulk", "--burst", **env)
+    worker = manage("rqworker", "transactional", "events", "bulk", "--burst", **env)
     assert worker.returncode != 0
     assert expected[0] in worker.stderr
     # Started past the checks, the worker class itself refuses.
-    worker = manage("rqworker", "transactional", "bulk", "--burst", "--skip-checks", **env)
+    worker = manage(
+        "rqworker", "transactional", "events", "bulk", "--burst", "--skip-checks", **env
+    )
     assert worker.returncode != 0
     assert "mailhub refuses to start the worker" in worker.stderr
     assert expected[0] in worker.stderr

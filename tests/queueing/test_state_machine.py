@@ -2,6 +2,7 @@
 service, every status change is one of them, and nothing else writes a status."""
 
 import ast
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from queueing.claims import BatchClaim, MessageClaim
 from queueing.exceptions import IllegalTransition
 from queueing.models import BatchStatus, Message, MessageStatus, Priority, SendBatch
 from queueing.outcomes import BatchAccepted, IdempotencyConflict, Rejected, Sent, Transient
+from queueing.provider_events.processing import process_pending
+from queueing.provider_events.store import webhook_event_store
 from queueing.recording import dropped
 from queueing.services import message_cancel, message_create, message_retry
 
@@ -125,6 +128,23 @@ def failed_queued() -> str:
     return status(claim.message)
 
 
+def provider_move(from_: str, to: str):
+    """A sent message taken to `from_` by a provider event, then to `to` by another, each
+    stored as a webhook and processed as the workers do."""
+
+    def scenario() -> str:
+        claim = claimed()
+        provider_id = f"re_{uuid.uuid4().hex}"
+        recording.record_outcome(claim, Sent(provider_id))
+        for kind in [from_, to] if from_ != S.SENT else [to]:
+            event = {"type": f"email.{kind}", "data": {"email_id": provider_id}}
+            webhook_event_store(svix_id=f"msg_{uuid.uuid4().hex}", event=event)
+            assert process_pending().processed == 1
+        return status(claim.message)
+
+    return scenario
+
+
 SCENARIOS = {
     (None, S.QUEUED): created_queued,
     (None, S.SCHEDULED): created_scheduled,
@@ -137,6 +157,12 @@ SCENARIOS = {
     (S.SENDING, S.FAILED): sending_failed,
     (S.SENDING, S.SUPPRESSED): sending_suppressed,
     (S.FAILED, S.QUEUED): failed_queued,
+    # Provider events: every move up the ranking.
+    **{
+        pair: provider_move(*pair)
+        for pair, made_by in state_machine.TRANSITIONS.items()
+        if made_by == state_machine.PROVIDER_MOVE
+    },
 }
 
 

@@ -1,0 +1,120 @@
+"""Processing stored webhooks in the workers, a bounded batch per transaction.
+
+A batch is the oldest unprocessed rows, locked with SKIP LOCKED on PostgreSQL so that two
+workers never take the same one (SQLite has one writer at a time). It is applied
+(queueing.provider_events.apply), announced to every registered listener
+(queueing.hooks.event_listeners) and marked processed, all in that one transaction: what a
+listener writes commits or rolls back with the events. If anything raises, the batch is
+applied again one event at a time (each in a savepoint), so one bad event cannot hold back
+the others: the bad one keeps its error on its row and is tried again by later jobs until
+MAILHUB_EVENTS_MAX_ATTEMPTS, then waits for `manage.py reprocess_webhook_events`.
+"""
+
+import logging
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, QuerySet
+
+from queueing import hooks
+from queueing.enqueue import request_event_processing
+from queueing.models import ProviderWebhookEvent
+from queueing.provider_events.apply import apply_batch
+from queueing.recording.announce import notifications_combined
+
+log = logging.getLogger(__name__)
+
+BUDGET_SECONDS = 10.0  # then the job asks for another one, as a drain does
+
+
+@dataclass
+class ProcessReport:
+    processed: int = 0
+    failed: int = 0
+    errors: dict[int, str] = field(default_factory=dict)  # raw event id → error
+
+
+def pending(only: Collection[int] | None = None) -> QuerySet[ProviderWebhookEvent]:
+    rows = ProviderWebhookEvent.objects.filter(
+        processed_at__isnull=True, attempts__lt=settings.MAILHUB_EVENTS_MAX_ATTEMPTS
+    )
+    return rows.filter(pk__in=list(only)) if only is not None else rows
+
+
+def process_pending(
+    *, only: Collection[int] | None = None, budget_seconds: float = BUDGET_SECONDS
+) -> ProcessReport:
+    """Process batches until none is left or the budget is spent (then ask for another job).
+    `only`: these raw events and no others (reprocessing by hand). An event that fails is
+    not taken again by the same call."""
+    report = ProcessReport()
+    deadline = time.monotonic() + budget_seconds
+    size = max(1, settings.MAILHUB_EVENTS_BATCH)
+    while True:
+        taken = process_batch(size, only=only, skip=report.errors.keys(), report=report)
+        if taken < size:
+            return report
+        if time.monotonic() > deadline:
+            if only is None:
+                request_event_processing()
+            return report
+
+
+def process_batch(
+    size: int,
+    *,
+    only: Collection[int] | None = None,
+    skip: Collection[int] = (),
+    report: ProcessReport | None = None,
+) -> int:
+    """One batch in one transaction; returns how many raw events it took."""
+    report = report if report is not None else ProcessReport()
+    with transaction.atomic():
+        rows = list(
+            pending(only)
+            .exclude(pk__in=list(skip))
+            .select_for_update(skip_locked=True)
+            .order_by("pk")[:size]
+        )
+        if not rows:
+            return 0
+        try:
+            with transaction.atomic():
+                _apply_and_announce(rows)
+            report.processed += len(rows)
+        except Exception as exc:
+            if len(rows) == 1:
+                _failed(rows[0], exc, report)
+            else:
+                log.warning("A batch of %d webhook events failed (%s); one by one", len(rows), exc)
+                for row in rows:
+                    try:
+                        with transaction.atomic():
+                            _apply_and_announce([row])
+                        report.processed += 1
+                    except Exception as one:
+                        _failed(row, one, report)
+    return len(rows)
+
+
+def _apply_and_announce(rows: list[ProviderWebhookEvent]) -> None:
+    # The batch's counter changes (a provider failure leaving `sent`) go out as one.
+    with notifications_combined():
+        events = apply_batch(rows)
+    for name, listener in hooks.event_listeners():
+        try:
+            listener(events)
+        except Exception as exc:
+            raise RuntimeError(f"event listener {name!r}: {exc}") from exc
+
+
+def _failed(row: ProviderWebhookEvent, exc: BaseException, report: ProcessReport) -> None:
+    """Kept unprocessed with its error (the savepoint undid its effects)."""
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    log.error("Webhook event %s (%s) failed: %s", row.pk, row.svix_id, error, exc_info=exc)
+    ProviderWebhookEvent.objects.filter(pk=row.pk).update(error=error, attempts=F("attempts") + 1)
+    report.failed += 1
+    report.errors[row.pk] = error
