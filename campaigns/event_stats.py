@@ -14,6 +14,7 @@ by the type of its first bounce. Test sends and events without a message count n
 import logging
 from collections import Counter, defaultdict
 
+from django.conf import settings
 from django.utils import timezone
 
 from campaigns.services.guard_rails import guard_rails_check
@@ -70,7 +71,7 @@ def campaign_events_apply(events: list[ProviderEvent]) -> None:
         if event.campaign_id is None:
             continue
         by_campaign[event.campaign_id].update(figures)
-        if event.kind == "clicked" and event.link:
+        if event.kind == "clicked" and event.link and not is_mailhub_link(event.link):
             clicks[event.campaign_id].append((event.link, event.message_id))
     campaign_statistics_add(added=by_campaign)
     for campaign_id in sorted(clicks):
@@ -81,3 +82,10 @@ def campaign_events_apply(events: list[ProviderEvent]) -> None:
     watched = [c for c, f in by_campaign.items() if f["bounced_hard"] or f["complained"]]
     if watched:
         guard_rails_check(campaign_ids=watched)
+
+
+def is_mailhub_link(url: str) -> bool:
+    """A link to mailhub itself (a person's unsubscribe or preference page): it carries that
+    person's token, so it is never kept as a campaign link anyone may read."""
+    base = settings.MAILHUB_BASE_URL.rstrip("/")
+    return url == base or url.startswith(f"{base}/")

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
+from queueing.resend.webhooks import secret_problem
 from queueing.startup import STARTUP
 
 
@@ -68,6 +69,25 @@ def check_safe_to_start(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                 id="mailhub.E005",
             )
         )
+    return problems
+
+
+@register(Tags.security, STARTUP)
+def check_webhook_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A malformed webhook secret is skipped when verifying: an event signed with it would be
+    refused (a rotation that loses events), and an empty key would let anyone sign."""
+    problems: list[CheckMessage] = []
+    for position, secret in enumerate(settings.RESEND_WEBHOOK_SECRETS, start=1):
+        problem = secret_problem(secret)
+        if problem:
+            problems.append(
+                Error(
+                    f"RESEND_WEBHOOK_SECRETS entry {position} {problem}.",
+                    hint="Copy the signing secret (whsec_…) from the webhook's page in "
+                    "Resend's dashboard; separate two secrets with a comma.",
+                    id="mailhub.E006",
+                )
+            )
     return problems
 
 

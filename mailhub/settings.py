@@ -190,7 +190,9 @@ RESEND_BATCH_VALIDATION = env.str("RESEND_BATCH_VALIDATION", default="permissive
 # Resend's webhooks (POST /webhooks/resend): the signing secrets (`whsec_...`), several while
 # one is being rotated; empty refuses every webhook. Bodies larger than the limit (bytes) are
 # refused before anything is read into memory (Resend's events are a few KiB).
-RESEND_WEBHOOK_SECRETS = env.list("RESEND_WEBHOOK_SECRETS", default=[])
+RESEND_WEBHOOK_SECRETS = [
+    s.strip() for s in env.list("RESEND_WEBHOOK_SECRETS", default=[]) if s.strip()
+]
 RESEND_WEBHOOK_MAX_BYTES = env.int("RESEND_WEBHOOK_MAX_BYTES", default=256 * 1024)
 # Processing stored webhooks in the workers: events per batch (one transaction each), seconds
 # an event may wait unprocessed before the reconciler asks for processing again, and attempts

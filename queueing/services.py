@@ -249,7 +249,11 @@ def message_retry(*, message: Message, actor: AbstractBaseUser | None = None) ->
         return False
     with transaction.atomic():
         updated = state_machine.move(
-            Message.objects.filter(pk=message.pk, batch__isnull=True),
+            # The refusal again, in the statement: the row may have changed since it was read
+            # (a provider `failed` event processed meanwhile).
+            Message.objects.filter(pk=message.pk, batch__isnull=True).exclude(
+                failure_code__in=list(RETRY_REFUSALS)
+            ),
             MessageStatus.QUEUED,
             from_=MessageStatus.FAILED,
             attempts=0,

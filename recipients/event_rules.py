@@ -80,8 +80,11 @@ def event_apply(event: ProviderEvent) -> None:
             event.type,
         )
         return
-    if len(named) > 1 and not narrowed(named, event):
-        suppression_review_record(event=event, reason=reason, addresses=named)
+    # Resend's `data.to` repeats the email's To list, whoever bounced: with cc or bcc, or
+    # several To, it cannot tell which address it means, and nobody is suppressed by guess.
+    everyone = message_recipients(event) or named
+    if len(everyone) > 1 and not narrowed(named, event):
+        suppression_review_record(event=event, reason=reason, addresses=everyone)
         return
     for email in named:
         if reason == Reason.SOFT_BOUNCES:
@@ -105,6 +108,23 @@ def soft_bounce_apply(email: str, event: ProviderEvent) -> None:
     if count >= settings.MAILHUB_SOFT_BOUNCE_LIMIT:
         suppression_from_event(email=email, reason=Reason.SOFT_BOUNCES, event=event)
         soft_bounces_forget(email=email)
+
+
+def message_recipients(event: ProviderEvent) -> list[str]:
+    """Every canonical address of the event's message (to, cc, bcc), each once; [] without
+    a message."""
+    if event.message_id is None:
+        return []
+    message = Message.objects.filter(pk=event.message_id).only("to", "cc", "bcc").first()
+    if message is None:
+        return []
+    addresses = []
+    for address in (*message.to, *message.cc, *message.bcc):
+        try:
+            addresses.append(canonical(address))
+        except ValidationError:
+            continue
+    return list(dict.fromkeys(addresses))
 
 
 def named_addresses(event: ProviderEvent) -> list[str]:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from queueing.forwarding.url_guard import address_problem, url_problem
 
 ANSWER_BYTES = 1024  # of the receiver's answer, kept for the delivery log
+CONNECT_TIMEOUT = 3.0  # seconds to open the connection (at most the read timeout)
 TOTAL_TIMEOUTS = 3  # the whole call may take this many times the per-step timeout
 
 
@@ -66,7 +67,10 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> A
     deadline = threading.Timer(TOTAL_TIMEOUTS * timeout, cut_off)
     deadline.start()
     try:
-        raw = socket.create_connection((addresses[0], port), timeout=timeout)
+        # A receiver that does not answer the connection at all is the common dead one: give
+        # up on it sooner than on one that is slow to answer.
+        raw = socket.create_connection((addresses[0], port), timeout=min(timeout, CONNECT_TIMEOUT))
+        raw.settimeout(timeout)
         sock = raw
         if https:
             sock = ssl.create_default_context().wrap_socket(raw, server_hostname=host)

@@ -86,6 +86,15 @@ def delivery_attempt(pk: int) -> str:
     return _record(row, attempt, answer)
 
 
+def _hold_endpoint(row: WebhookDelivery, until) -> None:
+    """A failed endpoint is tried again once per backoff step, not once per waiting delivery:
+    its other deliveries due before `until` wait with it (no attempt spent), so one dead
+    receiver with many deliveries cannot keep the `events` workers busy timing out."""
+    WebhookDelivery.objects.filter(
+        endpoint_id=row.endpoint_id, status=DeliveryStatus.PENDING, next_attempt_at__lt=until
+    ).exclude(pk=row.pk).update(next_attempt_at=until)
+
+
 def next_attempt_delay(attempt: int) -> float | None:
     """Seconds to wait after failed attempt number `attempt` (1-based); None: no more."""
     delays = settings.MAILHUB_WEBHOOK_RETRY_DELAYS
@@ -108,7 +117,9 @@ def _record(row: WebhookDelivery, attempt: int, answer: http.Answer) -> str:
     delay = None if answer.refused else next_attempt_delay(attempt)
     window_ends = row.created_at + timedelta(seconds=settings.MAILHUB_WEBHOOK_RETRY_WINDOW_SECONDS)
     if delay is not None and now + timedelta(seconds=delay) <= window_ends:
-        mine.update(next_attempt_at=now + timedelta(seconds=delay), **fields)
+        retry_at = now + timedelta(seconds=delay)
+        mine.update(next_attempt_at=retry_at, **fields)
+        _hold_endpoint(row, retry_at)
         return "retrying"
     if not answer.refused:
         fields["last_error"] = f"{answer.error} (gave up after {attempt} attempt(s))"

@@ -57,9 +57,30 @@ def address_problem(ip: str) -> str | None:
     if private_allowed():
         return None
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        address = embedded
     if not address.is_global or address.is_multicast:
         return f"{ip} is not a public address (loopback, private, link-local or reserved)."
+    return None
+
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, Teredo, NAT64, IPv4-compatible):
+    judged as that address, so `::ffff:127.0.0.1`, `2002:7f00:1::` or `64:ff9b::a9fe:a9fe`
+    cannot reach what `127.0.0.1` or `169.254.169.254` may not."""
+    if address.version != 6:
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None

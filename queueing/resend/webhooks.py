@@ -6,6 +6,8 @@ old one meanwhile. The SDK checks the 5 minutes' tolerance of `svix-timestamp` a
 of the space-separated `v1,<signature>` entries of `svix-signature`.
 """
 
+import base64
+import binascii
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -53,7 +55,7 @@ def verify_webhook(
         raise WebhookRefused(
             401, f"svix-timestamp {values['svix-timestamp'][:20]!r} outside the 5 minutes' window"
         )
-    usable = [s for s in secrets if s]
+    usable = [s.strip() for s in secrets if secret_problem(s.strip()) is None]
     if not usable:
         raise WebhookRefused(401, "no webhook secret is configured (RESEND_WEBHOOK_SECRETS)")
     for secret in usable:
@@ -75,6 +77,23 @@ def verify_webhook(
     raise WebhookRefused(
         401, f"no configured secret matches the signature of {values['svix-id']!r}"
     )
+
+
+MIN_SECRET_BYTES = 16
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why `secret` cannot sign webhooks safely (None: it can): a `whsec_` prefix and at
+    least MIN_SECRET_BYTES of strict base64 after it. An empty key would let anyone sign."""
+    if not secret.startswith("whsec_"):
+        return "does not start with whsec_"
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        return "is not base64 after whsec_"
+    if len(key) < MIN_SECRET_BYTES:
+        return f"holds {len(key)} bytes of key; at least {MIN_SECRET_BYTES} are needed"
+    return None
 
 
 def _stale(timestamp: str) -> bool:
