@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from html import unescape
 from typing import Any
 
 from sandbox.emails import StoredEmail, addresses
@@ -67,13 +68,15 @@ _BOUNCES: dict[str, tuple[str, str, str, str]] = {
 # Outcomes whose events name the one address they happened to (the first recipient).
 _ONE_ADDRESS = {"bounced_permanent", "bounced_transient", "bounced_undetermined", "complained"}
 
-# The first link a reader could click: http(s) hrefs only (not mailto:, not #anchors).
-_HREF = re.compile(r"""href\s*=\s*["'](https?://[^"'\s>]+)["']""", re.IGNORECASE)
+# The first link a reader could click: an anchor's http(s) href (not mailto:, not #anchors,
+# and not a <link> in the head, such as the web fonts MJML adds).
+_HREF = re.compile(r"""<a\b[^>]*?\shref\s*=\s*["'](https?://[^"'\s>]+)["']""", re.IGNORECASE)
 
 
 def first_link(html: Any) -> str | None:
     match = _HREF.search(html) if isinstance(html, str) else None
-    return match.group(1) if match else None
+    # As written in the HTML, `&amp;` stands for `&`: a click reports the URL itself.
+    return unescape(match.group(1)) if match else None
 
 
 def chain_for(outcome: str, email: StoredEmail) -> tuple[str, ...]:

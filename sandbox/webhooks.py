@@ -177,7 +177,16 @@ class WebhookEmitter:
         headers = signed_headers(
             secret_key(plan.secret), event.message_id, int(time.time()), event.body
         )
-        headers.update({"Content-Type": "application/json", "User-Agent": "Resend-Sandbox/1.0"})
+        # One connection per try: a kept-alive one would hold a thread of a threaded receiver
+        # (Django's runserver and live test server), and its database connection, for as
+        # long as the sandbox runs, after a reset too.
+        headers.update(
+            {
+                "Content-Type": "application/json",
+                "User-Agent": "Resend-Sandbox/1.0",
+                "Connection": "close",
+            }
+        )
         status: int | None = None
         error: str | None = None
         try:

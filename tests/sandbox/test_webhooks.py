@@ -24,7 +24,7 @@ from svix.webhooks import Webhook, WebhookVerificationError
 from mailhub.management.commands.resend_sandbox import Command
 from sandbox import SandboxConfig, SandboxControl, SandboxServer
 from sandbox.testing import TEST_API_KEY, running_sandbox, sample_email
-from sandbox.webhook_payloads import CHAINS, OUTCOMES
+from sandbox.webhook_payloads import CHAINS, OUTCOMES, first_link
 from sandbox.webhook_signing import generate_secret
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
@@ -209,6 +209,23 @@ def test_a_click_needs_a_link_so_an_email_without_one_stops_at_opened(
     email_id = send(server, html='<p>No links, only <a href="#top">an anchor</a></p>')
     ctl.wait_for_webhooks()
     assert types_of(receiver.payloads(), email_id) == list(CHAINS["opened"])
+
+
+@pytest.mark.parametrize(
+    ("html", "link"),
+    [
+        # MJML's head links its web fonts first: a reader cannot click a stylesheet.
+        (
+            '<head><link href="https://fonts.googleapis.com/css?family=Ubuntu" rel="stylesheet">'
+            '</head><body><a class="b" href="https://shop.example.com/?a=1&amp;b=2">Shop</a>',
+            "https://shop.example.com/?a=1&b=2",
+        ),
+        ("<A target=\"_blank\" HREF='http://example.com/x'>x</A>", "http://example.com/x"),
+        ('<link href="https://fonts.example.com/f.css"><p>no anchor</p>', None),
+    ],
+)
+def test_the_clicked_link_is_the_first_anchor(html: str, link: str | None) -> None:
+    assert first_link(html) == link
 
 
 def test_a_scheduled_email_only_says_it_is_scheduled(
