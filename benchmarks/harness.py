@@ -84,6 +84,8 @@ def reset_state() -> None:
 
     # Emptied in one statement: rows reference each other (messages, batches, campaigns).
     tables = [
+        "queueing_webhookdelivery",
+        "queueing_providerwebhookevent",
         "queueing_messageevent",
         "queueing_messageattachment",
         "queueing_message",

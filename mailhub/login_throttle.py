@@ -65,7 +65,13 @@ class LoginThrottleMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method == "POST" and request.path == reverse("admin:login"):
+        # The suffix first: reverse() on every POST (webhooks, the API) costs more than the
+        # throttle check itself; the admin's login URL always ends in "/login/".
+        if (
+            request.method == "POST"
+            and request.path.endswith("/login/")
+            and request.path == reverse("admin:login")
+        ):
             username = str(request.POST.get("username", ""))[:150]
             wait = seconds_to_wait(client_ip(request), username)
             if wait:
