@@ -190,6 +190,9 @@ RESEND_BATCH_VALIDATION = env.str("RESEND_BATCH_VALIDATION", default="permissive
 # Resend's webhooks (POST /webhooks/resend): the signing secrets (`whsec_...`), several while
 # one is being rotated; empty refuses every webhook. Bodies larger than the limit (bytes) are
 # refused before anything is read into memory (Resend's events are a few KiB).
+# Seconds a processing job waits for more webhooks when less than half a batch is waiting
+# (a burst is applied in batches, not a few events at a time); 0 = never wait.
+MAILHUB_EVENTS_GATHER_SECONDS = env.float("MAILHUB_EVENTS_GATHER_SECONDS", default=0.25)
 RESEND_WEBHOOK_SECRETS = [
     s.strip() for s in env.list("RESEND_WEBHOOK_SECRETS", default=[]) if s.strip()
 ]

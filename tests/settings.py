@@ -46,3 +46,4 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # turn this off again.
 MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS = True
 MAILHUB_WEBHOOK_TIMEOUT = 3.0
+MAILHUB_EVENTS_GATHER_SECONDS = 0.0  # tests process at once

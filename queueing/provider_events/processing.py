@@ -44,6 +44,20 @@ def pending(only: Collection[int] | None = None) -> QuerySet[ProviderWebhookEven
     return rows.filter(pk__in=list(only)) if only is not None else rows
 
 
+def gather_events() -> None:
+    """Wait a moment when less than half a batch is waiting. Every stored webhook asks for
+    this job, so in a burst it would otherwise start on a handful of events, and a batch's
+    fixed cost (its queries, the listeners) would be paid per handful; meanwhile the flag
+    that asked for the job stays set, so the burst adds no further jobs. Mail is not held:
+    the `events` queue is served after `transactional`, and the wait is short."""
+    wait = settings.MAILHUB_EVENTS_GATHER_SECONDS
+    if wait <= 0:
+        return
+    half = max(1, settings.MAILHUB_EVENTS_BATCH // 2)
+    if len(pending().values_list("id", flat=True)[:half]) < half:
+        time.sleep(wait)
+
+
 def process_pending(
     *, only: Collection[int] | None = None, budget_seconds: float = BUDGET_SECONDS
 ) -> ProcessReport:
