@@ -159,7 +159,7 @@ class Signer:
     repeat the previous request's svix-id and body, as Resend's retries do."""
 
     def __init__(self, secret: str, bodies: list[bytes], seed: int = 7) -> None:
-        from sandbox.webhook_signing import new_message_id, secret_key, signed_headers
+        from queueing.resend.webhook_signing import new_message_id, secret_key, signed_headers
 
         self._key = secret_key(secret)
         self._new_id, self._headers = new_message_id, signed_headers
@@ -370,7 +370,7 @@ def main() -> None:
         args.events, args.messages, args.latency_seconds, args.warm = 5_000, 500, 2, 100
         args.rate = min(args.rate, 250)
 
-    from sandbox.webhook_signing import generate_secret
+    from queueing.resend.webhook_signing import new_secret as generate_secret
 
     secret = generate_secret()
     os.environ["RESEND_WEBHOOK_SECRETS"] = secret  # read by the settings of every process

@@ -46,29 +46,45 @@ def queue_named(name: str) -> Queue:
     return queue
 
 
+def enqueue_once(flag: str, queue_name: str, func: str, *args: object, what: str) -> bool:
+    """Make sure one job `func(*args)` is waiting on `queue_name`, kept to one by the Redis
+    `flag` (the job clears it when it starts: `job_started`); True if this call enqueued it.
+    Redis being unreachable is logged with `what` waits, never raised."""
+    try:
+        if not get_redis().set(flag, "1", nx=True, ex=FLAG_TTL):
+            return False
+        queue_named(queue_name).enqueue(
+            func, *args, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
+        )
+        return True
+    except redis.RedisError as exc:
+        log.warning("Redis unreachable; %s wait for the reconciler: %s", what, exc)
+        return False
+
+
+def job_started(flag: str) -> None:
+    """A job asked for through `enqueue_once` has started: work arriving now asks again."""
+    with contextlib.suppress(redis.RedisError):
+        get_redis().delete(flag)
+
+
 def drain_flag(priority: str) -> str:
     return f"mailhub:drain:{priority}:waiting"
 
 
 def request_drain(priority: str) -> bool:
     """Make sure one drain job for `priority` is waiting; True if this call enqueued it."""
-    try:
-        if not get_redis().set(drain_flag(priority), "1", nx=True, ex=FLAG_TTL):
-            return False
-        queue_for(priority).enqueue(
-            DRAIN_FUNC, priority, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
-        )
-        return True
-    except redis.RedisError as exc:
-        log.warning(
-            "Redis unreachable; %s messages stay queued for the reconciler: %s", priority, exc
-        )
-        return False
+    return enqueue_once(
+        drain_flag(priority),
+        queue_for(priority).name,
+        DRAIN_FUNC,
+        priority,
+        what=f"{priority} messages",
+    )
 
 
 def drain_started(priority: str) -> None:
-    with contextlib.suppress(redis.RedisError):
-        get_redis().delete(drain_flag(priority))
+    job_started(drain_flag(priority))
 
 
 def request_drain_on_commit(priority: str) -> None:
@@ -87,21 +103,11 @@ def request_event_processing() -> bool:
     """Make sure one job processing stored webhooks is waiting; True if this call enqueued it.
     A burst of webhooks enqueues one job; Redis being down is logged (the reconciler asks
     again for events left unprocessed)."""
-    try:
-        if not get_redis().set(EVENTS_FLAG, "1", nx=True, ex=FLAG_TTL):
-            return False
-        queue_named(EVENTS_QUEUE).enqueue(
-            EVENTS_FUNC, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
-        )
-        return True
-    except redis.RedisError as exc:
-        log.warning("Redis unreachable; stored webhooks wait for the reconciler: %s", exc)
-        return False
+    return enqueue_once(EVENTS_FLAG, EVENTS_QUEUE, EVENTS_FUNC, what="stored webhooks")
 
 
 def event_processing_started() -> None:
-    with contextlib.suppress(redis.RedisError):
-        get_redis().delete(EVENTS_FLAG)
+    job_started(EVENTS_FLAG)
 
 
 def request_event_processing_on_commit() -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from queueing.resend.webhook_signing import new_secret, secret_key
 from sandbox.webhook_payloads import OUTCOMES
-from sandbox.webhook_signing import generate_secret, secret_key
 
 _RATE_FIELDS = ("fail_rate", "rate_limit_fault_rate", "slow_rate", "drop_rate")
 _WEBHOOK_RATES = ("webhook_duplicates", "webhook_out_of_order")
@@ -93,9 +93,12 @@ class SandboxConfig:
             if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"webhook_url must be an http(s) URL or None, got {url!r}")
         if self.webhook_secret is not None:
-            secret_key(self.webhook_secret)
+            try:
+                secret_key(self.webhook_secret)
+            except ValueError as exc:
+                raise ValueError(f"webhook_secret {exc}") from None
         elif url is not None:
-            object.__setattr__(self, "webhook_secret", generate_secret())
+            object.__setattr__(self, "webhook_secret", new_secret())
         object.__setattr__(self, "webhook_mix", _mix(self.webhook_mix))
         for name in _WEBHOOK_FLOATS:
             value = _number(name, getattr(self, name), minimum=0)

@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass, field
 
 from queueing.resend.rules import address_of
+from queueing.resend.webhook_signing import new_message_id
 from sandbox.config import SandboxConfig
 from sandbox.emails import StoredEmail, addresses
 from sandbox.webhook_payloads import chain_for
-from sandbox.webhook_signing import new_message_id
 
 # Resend's test addresses (local part, optionally with a +label, at resend.dev) decide the
 # outcome whatever the mix, as they do at Resend.

@@ -21,12 +21,12 @@ from typing import Any
 
 import requests
 
+from queueing.resend.webhook_signing import secret_key, signed_headers
 from sandbox.config import SandboxConfig
 from sandbox.emails import StoredEmail
 from sandbox.webhook_log import WebhookLog
 from sandbox.webhook_payloads import event_body, now_iso
 from sandbox.webhook_plan import Plan, WebhookPlanner
-from sandbox.webhook_signing import secret_key, signed_headers
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from django.utils import timezone
 from audit.services import audit_record
 from queueing.forwarding.enqueue import request_forwarding_on_commit
 from queueing.forwarding.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from queueing.forwarding.signing import new_secret
 from queueing.forwarding.url_guard import url_problem
 from queueing.models import ApiKey
+from queueing.resend.webhook_signing import new_secret
 
 # Resend's email event names: the ones an endpoint may choose (the events of messages).
 EMAIL_EVENT_TYPES = (

@@ -15,9 +15,9 @@ from django.utils import timezone
 from queueing.forwarding.enqueue import request_forwarding_on_commit
 from queueing.forwarding.models import WebhookDelivery, WebhookEndpoint
 from queueing.forwarding.payload import event_payload
-from queueing.forwarding.signing import new_msg_id
 from queueing.hooks import ProviderEvent
 from queueing.models import Message
+from queueing.resend.webhook_signing import new_message_id
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def forward_events(events: list[ProviderEvent]) -> None:
                 raw_event_id=event.raw_event_id,
                 message_id=event.message_id,
                 event_type=event.type[:EVENT_TYPE_LENGTH],
-                msg_id=new_msg_id(),
+                msg_id=new_message_id(),
                 payload=payload,
                 next_attempt_at=now,
             )

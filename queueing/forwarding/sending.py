@@ -22,7 +22,7 @@ from queueing.forwarding import http
 from queueing.forwarding.enqueue import request_forwarding
 from queueing.forwarding.models import DeliveryStatus, WebhookDelivery
 from queueing.forwarding.payload import body_bytes
-from queueing.forwarding.signing import signed_headers
+from queueing.resend.webhook_signing import secret_key, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def delivery_attempt(pk: int) -> str:
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
-        **signed_headers(endpoint.secret, row.msg_id, int(time.time()), body),
+        **signed_headers(secret_key(endpoint.secret), row.msg_id, int(time.time()), body),
     }
     answer = http.post(endpoint.url, body, headers, timeout=settings.MAILHUB_WEBHOOK_TIMEOUT)
     return _record(row, attempt, answer)

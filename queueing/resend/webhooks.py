@@ -6,8 +6,6 @@ old one meanwhile. The SDK checks the 5 minutes' tolerance of `svix-timestamp` a
 of the space-separated `v1,<signature>` entries of `svix-signature`.
 """
 
-import base64
-import binascii
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -15,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import resend
+
+from queueing.resend.webhook_signing import secret_key
 
 HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 TOLERANCE_SECONDS = 300  # the SDK's own window; named here for the stale/forged distinction
@@ -85,12 +85,10 @@ MIN_SECRET_BYTES = 16
 def secret_problem(secret: str) -> str | None:
     """Why `secret` cannot sign webhooks safely (None: it can): a `whsec_` prefix and at
     least MIN_SECRET_BYTES of strict base64 after it. An empty key would let anyone sign."""
-    if not secret.startswith("whsec_"):
-        return "does not start with whsec_"
     try:
-        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    except (binascii.Error, ValueError):
-        return "is not base64 after whsec_"
+        key = secret_key(secret)
+    except ValueError as exc:
+        return str(exc)
     if len(key) < MIN_SECRET_BYTES:
         return f"holds {len(key)} bytes of key; at least {MIN_SECRET_BYTES} are needed"
     return None

@@ -56,9 +56,9 @@ def test_a_bounce_on_a_message_to_one_address_still_suppresses_it():
 @pytest.mark.parametrize(
     ("secret", "problem"),
     [
-        ("whsec_", "bytes of key"),
+        ("whsec_", "followed by base64"),
         ("whsec_" + base64.b64encode(b"short").decode(), "bytes of key"),
-        ("whsec_not base64!", "not base64"),
+        ("whsec_not base64!", "followed by base64"),
         (base64.b64encode(b"k" * 24).decode(), "whsec_"),
     ],
 )

@@ -22,10 +22,10 @@ from django.core.management import CommandError, call_command
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from mailhub.management.commands.resend_sandbox import Command
+from queueing.resend.webhook_signing import new_secret as generate_secret
 from sandbox import SandboxConfig, SandboxControl, SandboxServer
 from sandbox.testing import TEST_API_KEY, running_sandbox, sample_email
 from sandbox.webhook_payloads import CHAINS, OUTCOMES, first_link
-from sandbox.webhook_signing import generate_secret
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 SECRET = generate_secret()
