@@ -22,6 +22,7 @@ from queueing.models import (
     DeliveryStatus,
     Message,
     MessageStatus,
+    ProviderWebhookEvent,
     SenderDomainPause,
     WebhookDelivery,
     WebhookEndpoint,
@@ -313,6 +314,32 @@ def webhook_delivery_retry(fx) -> Case:
     )
 
 
+def message_send_again(fx) -> Case:
+    message = fx("failed_message")
+    url = reverse("admin:queueing_message_changelist")
+    return Case(
+        action_post(url, "send_again", message.pk),
+        lambda: Message.objects.filter(subject=message.subject).count() == 2,
+        "action",
+    )
+
+
+def webhook_reprocess(fx) -> Case:
+    event = ProviderWebhookEvent.objects.create(
+        svix_id="msg_matrix",
+        type="email.delivered",
+        body={"type": "email.delivered", "data": {"email_id": "re_unknown"}},
+        error="failed before",
+        attempts=3,
+    )
+    url = reverse("admin:queueing_providerwebhookevent_changelist")
+    return Case(
+        action_post(url, "reprocess_events", event.pk),
+        lambda: ProviderWebhookEvent.objects.get(pk=event.pk).processed_at is not None,
+        "action",
+    )
+
+
 def login_lockouts(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:axes_accessattempt_changelist")), None)
 
@@ -345,6 +372,8 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "audit_log": (audit_log, MANAGERS),
     "sender_domain_lift": (sender_domain_lift, MANAGERS),
     "login_lockouts": (login_lockouts, MANAGERS),
+    "message_send_again": (message_send_again, SENDERS),
+    "webhook_reprocess": (webhook_reprocess, MANAGERS),
     "api_keys": (api_keys, MANAGERS),
     "api_key_create": (api_key_create, MANAGERS),
     "webhook_endpoints": (webhook_endpoints, MANAGERS),
