@@ -49,7 +49,7 @@ def queue_named(name: str) -> Queue:
 def enqueue_once(flag: str, queue_name: str, func: str, *args: object, what: str) -> bool:
     """Make sure one job `func(*args)` is waiting on `queue_name`, kept to one by the Redis
     `flag` (the job clears it when it starts: `job_started`); True if this call enqueued it.
-    Redis being unreachable is logged with `what` waits, never raised."""
+    Redis being unreachable is logged, saying what waits (`what`), never raised."""
     try:
         if not get_redis().set(flag, "1", nx=True, ex=FLAG_TTL):
             return False
@@ -58,7 +58,7 @@ def enqueue_once(flag: str, queue_name: str, func: str, *args: object, what: str
         )
         return True
     except redis.RedisError as exc:
-        log.warning("Redis unreachable; %s wait for the reconciler: %s", what, exc)
+        log.warning("Redis unreachable; %s for the reconciler: %s", what, exc)
         return False
 
 
@@ -79,7 +79,7 @@ def request_drain(priority: str) -> bool:
         queue_for(priority).name,
         DRAIN_FUNC,
         priority,
-        what=f"{priority} messages",
+        what=f"{priority} messages stay queued",
     )
 
 
@@ -103,7 +103,7 @@ def request_event_processing() -> bool:
     """Make sure one job processing stored webhooks is waiting; True if this call enqueued it.
     A burst of webhooks enqueues one job; Redis being down is logged (the reconciler asks
     again for events left unprocessed)."""
-    return enqueue_once(EVENTS_FLAG, EVENTS_QUEUE, EVENTS_FUNC, what="stored webhooks")
+    return enqueue_once(EVENTS_FLAG, EVENTS_QUEUE, EVENTS_FUNC, what="stored webhooks wait")
 
 
 def event_processing_started() -> None:

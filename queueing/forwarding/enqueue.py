@@ -12,7 +12,7 @@ FLAG = "mailhub:webhooks:waiting"
 
 def request_forwarding() -> bool:
     """Make sure one job that sends due deliveries is waiting; True if this call enqueued it."""
-    return enqueue_once(FLAG, QUEUE, JOB_FUNC, what="webhook deliveries")
+    return enqueue_once(FLAG, QUEUE, JOB_FUNC, what="webhook deliveries wait")
 
 
 def request_forwarding_on_commit() -> None:
