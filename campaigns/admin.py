@@ -2,32 +2,31 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from campaigns import services
+from campaigns.admin_panel import (
+    SEND,
+    TEST_SEND,
+    VIEW_CAMPAIGN,
+    campaign_panel,
+    progress_payload,
+)
 from campaigns.forms import CampaignForm, PreviewForm, SendForm, TemplateForm, TestSendForm
 from campaigns.models import Campaign, Template
-from campaigns.rendering import template_preview
-from campaigns.selectors import (
-    campaign_progress,
-    campaign_rates,
-    campaign_statistics,
-    campaign_top_links,
-)
+from campaigns.rendering import campaign_preview, template_preview
 from campaigns.services.guard_rails import campaign_guard_acknowledge
 from queueing.validation import describe_error
 from recipients.selectors import recipient_by_email
 
-EDITABLE = (Campaign.Status.DRAFT,)
-
-# The permissions each custom view needs (mailhub/roles.py gives them to roles).
-SEND = "campaigns.send_campaign"  # send, schedule, pause, resume, cancel
-TEST_SEND = "campaigns.test_send"
+# The permissions each custom view needs (mailhub/roles.py gives them to roles); sending,
+# test sends and viewing a campaign are named in campaigns/admin_panel.py.
 VIEW_TEMPLATE = "campaigns.view_template"
 ACKNOWLEDGE_GUARD = "campaigns.acknowledge_guard"  # managers: lift a finished campaign's flag
 # A preview or test send for a real recipient shows that person's data.
@@ -53,6 +52,7 @@ class TemplateAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "body_format", "updated_at", "preview_link"]
     search_fields = ["name", "slug", "subject"]
     prepopulated_fields = {"slug": ["name"]}
+    change_form_template = "campaigns/admin/template_change_form.html"
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
@@ -74,40 +74,69 @@ class TemplateAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         require(request, VIEW_TEMPLATE)
-        if request.GET.get("recipient"):
-            require(request, VIEW_RECIPIENT)
         template = get_object_or_404(Template, pk=pk)
-        form = without_recipient_field(PreviewForm(request.GET or None), request)
-        recipient, error = None, ""
-        if form.is_valid() and form.cleaned_data.get("recipient"):
-            recipient = recipient_by_email(form.cleaned_data["recipient"])
-            if recipient is None:
-                error = (
-                    f"No recipient {form.cleaned_data['recipient']!r}; showing the sample person."
-                )
-        try:
-            rendered = template_preview(template, recipient)
-        except Exception as exc:
-            rendered, error = None, f"The template does not render: {exc}"
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": template,
-            "title": f"Preview: {template.name}",
-            "form": form,
-            "rendered": rendered,
-            "recipient": recipient,
-            "error": error,
-        }
-        return TemplateResponse(request, "campaigns/admin/preview.html", context)
+        return preview_page(
+            self,
+            request,
+            template,
+            f"Preview: {template.name}",
+            lambda recipient: template_preview(template, recipient),
+        )
+
+
+def preview_page(model_admin, request, original, title: str, render) -> TemplateResponse:
+    """A preview for a sample person or, for those who may see recipients, a named one;
+    `render(recipient)` renders in a bounded child process (campaigns/bounded_render.py), so
+    a template that runs away shows its error here instead of holding the web process."""
+    if request.GET.get("recipient"):
+        require(request, VIEW_RECIPIENT)
+    form = without_recipient_field(PreviewForm(request.GET or None), request)
+    recipient, error = None, ""
+    if form.is_valid() and form.cleaned_data.get("recipient"):
+        recipient = recipient_by_email(form.cleaned_data["recipient"])
+        if recipient is None:
+            error = f"No recipient {form.cleaned_data['recipient']!r}; showing the sample person."
+    try:
+        rendered = render(recipient)
+    except Exception as exc:
+        rendered, error = None, f"The template does not render: {exc}"
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": original,
+        "title": title,
+        "form": form,
+        "rendered": rendered,
+        "recipient": recipient,
+        "error": error,
+    }
+    return TemplateResponse(request, "campaigns/admin/preview.html", context)
+
+
+def local_time(moment) -> str:
+    """A time the page's script shows in the viewer's own time zone; the server's (with its
+    zone) until then, or without script."""
+    if moment is None:
+        return "—"
+    shown = timezone.localtime(moment)
+    return format_html(
+        '<time class="local-time" datetime="{}">{}</time>',
+        moment.isoformat(),
+        f"{shown:%Y-%m-%d %H:%M %Z}",
+    )
 
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    """A campaign's page shows what matters for its status (campaigns/admin_panel.py): a
+    draft's audience and its preview, test send and send; a sending campaign's progress with
+    pause and cancel; a finished one's statistics. Only a draft may be edited or deleted; the
+    internal fields (frozen content, fan-out cursor, counters) are never shown as fields."""
+
     form = CampaignForm
     list_display = [
         "name",
-        "status",
+        "status_badge",
         "audience_size",
         "sent",
         "failed",
@@ -120,57 +149,68 @@ class CampaignAdmin(admin.ModelAdmin):
     filter_horizontal = ["lists"]
     change_form_template = "campaigns/admin/change_form.html"
     actions = ["acknowledge_guard"]
-    readonly_fields = [
-        "status", "pause_reason", "guard", "progress", "rates", "statistics", "audience_size", "queued", "sent", "failed", "suppressed",
-        "cancelled", "delivered", "bounced", "opened", "clicked", "scheduled_at", "started_at",
-        "finished_at", "created_by", "sent_by", "frozen_at", "fanout_cursor", "fanout_finished_at",
-    ]  # fmt: skip
+    readonly_fields = ["status_badge", "guard", "when_scheduled", "when_started", "when_finished"]
+    readonly_fields += ["created_by", "sent_by"]
 
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.status not in EDITABLE:
-            return [*CampaignForm.Meta.fields, *self.readonly_fields]
-        return self.readonly_fields
+    class Media:
+        css = {"all": ["campaigns/campaign.css"]}
+        js = ["campaigns/campaign_progress.js"]
+
+    def get_fieldsets(self, request, obj=None):
+        content = (None, {"fields": CampaignForm.Meta.fields})
+        if obj is None or obj.status == Campaign.Status.DRAFT:
+            return [content]
+        timeline = ["when_scheduled", "when_started", "when_finished", "created_by", "sent_by"]
+        if obj.guard_flagged_at:
+            timeline.insert(0, "guard")
+        return [content, ("Timeline", {"fields": timeline})]
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Only a draft changes through the form; the rest moves through its controls.
+        editable = obj is None or obj.status == Campaign.Status.DRAFT
+        return editable and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        deletable = obj is None or obj.status == Campaign.Status.DRAFT
+        return deletable and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # No bulk delete: it would take sent campaigns (and their statistics) with it.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
-    @admin.display(description="progress")
-    def progress(self, obj: Campaign) -> str:
-        if obj.pk is None or obj.status in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
-            return "—"
-        return campaign_progress(obj).describe()
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        campaign = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if campaign is not None and self.has_view_or_change_permission(request, campaign):
+            extra["panel"] = campaign_panel(campaign, request.user)
+        return super().change_view(request, object_id, form_url, extra)
 
-    @admin.display(description="rates")
-    def rates(self, obj: Campaign) -> str:
-        if obj.pk is None:
-            return "—"
-        return ", ".join(f"{name} {value}%" for name, value in campaign_rates(obj).items())
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: Campaign) -> str:
+        return format_html(
+            '<span class="campaign-badge campaign-badge-{}">{}</span>',
+            obj.status,
+            obj.get_status_display(),
+        )
 
-    @admin.display(description="statistics")
-    def statistics(self, obj: Campaign) -> str:
-        """A small read-only panel: the webhook-fed figures with their rates, and the links
-        people clicked most. Reads counters only."""
-        if obj.pk is None:
-            return "—"
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}% of {}</td></tr>",
-            (
-                (f.name.replace("_", " "), f"{f.count:,}", f.rate, f.of)
-                for f in campaign_statistics(obj)
-            ),
-        )
-        links = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{} people</td><td>{} clicks</td></tr>",
-            (
-                (link.url, f"{link.unique_clicks:,}", f"{link.clicks:,}")
-                for link in campaign_top_links(obj)
-            ),
-        )
-        return format_html('<table class="campaign-statistics">{}{}</table>', rows, links)
+    @admin.display(description="scheduled for")
+    def when_scheduled(self, obj: Campaign) -> str:
+        return local_time(obj.scheduled_at)
+
+    @admin.display(description="started")
+    def when_started(self, obj: Campaign) -> str:
+        return local_time(obj.started_at)
+
+    @admin.display(description="finished")
+    def when_finished(self, obj: Campaign) -> str:
+        return local_time(obj.finished_at)
 
     @admin.display(description="guard rail")
     def guard(self, obj: Campaign) -> str:
@@ -201,6 +241,12 @@ class CampaignAdmin(admin.ModelAdmin):
         actions = [
             path("<int:pk>/send/", view(self.send_view), name="campaigns_campaign_send"),
             path("<int:pk>/test/", view(self.test_view), name="campaigns_campaign_test"),
+            path("<int:pk>/preview/", view(self.preview_view), name="campaigns_campaign_preview"),
+            path(
+                "<int:pk>/progress.json",
+                view(self.progress_view),
+                name="campaigns_campaign_progress",
+            ),
         ]
         for action in ("pause", "resume", "cancel"):
             actions.append(
@@ -224,6 +270,25 @@ class CampaignAdmin(admin.ModelAdmin):
             **extra,
         }
         return TemplateResponse(request, template, context)
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """What this campaign sends: its frozen copy once started, else its template with
+        the campaign's subject; for a sample person or a named recipient."""
+        require(request, VIEW_CAMPAIGN)
+        campaign = get_object_or_404(Campaign, pk=pk)
+        return preview_page(
+            self,
+            request,
+            campaign,
+            f"Preview: {campaign.name}",
+            lambda recipient: campaign_preview(campaign, recipient),
+        )
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        """The counters the sending page polls (static/campaigns/campaign_progress.js)."""
+        require(request, VIEW_CAMPAIGN)
+        campaign = get_object_or_404(Campaign, pk=pk)
+        return JsonResponse(progress_payload(campaign))  # admin_view adds never_cache
 
     def send_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """A confirmation page showing the audience count; the POST starts (or schedules) it."""

@@ -314,3 +314,16 @@ def template_preview(
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def campaign_preview(campaign: Campaign, recipient: Recipient | None = None) -> Rendered:
+    """Preview what this campaign sends (its frozen copy once sending started, else its
+    template with the campaign's subject), lenient like template_preview, in a bounded child."""
+    content = dataclasses.replace(campaign_content(campaign), strict=False)
+    lists = list(campaign.lists.all())
+    (outcome,) = render_for_people_bounded(
+        content, [recipient or SampleRecipient()], campaign, lists[0] if len(lists) == 1 else None
+    )
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignLink, Template
+from campaigns.models import Campaign, CampaignLink, DailyStats, Template
 from campaigns.templating import Content
 from recipients.models import List, Recipient
 from recipients.selectors import eligible_recipients, receiving_subscriptions
@@ -80,6 +80,10 @@ class Progress:
     def percent(self) -> float:
         return 100.0 * self.done / self.total if self.total else 0.0
 
+    @property
+    def eta_text(self) -> str:
+        return _short(self.eta) if self.eta else ""
+
     def describe(self) -> str:
         left = f", about {_short(self.eta)} left" if self.eta else ""
         return (
@@ -122,6 +126,10 @@ class Figure:
     rate: float  # percent of `of`
     of: str  # what the rate is a share of: "sent" or "delivered"
 
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
 
 def campaign_statistics(campaign: Campaign) -> list[Figure]:
     """The campaign's statistics with their rates, from its counters (never a count over
@@ -147,6 +155,21 @@ def campaign_top_links(campaign: Campaign, limit: int = 10) -> list[CampaignLink
     return list(
         CampaignLink.objects.filter(campaign=campaign).order_by("-unique_clicks", "url")[:limit]
     )
+
+
+# A campaign's page shows the system's daily figures for the days it ran, at most this many.
+DAILY_STATS_DAYS = 14
+
+
+def campaign_daily_stats(campaign: Campaign) -> list[DailyStats]:
+    """The whole system's figures (DailyStats, in settings.TIME_ZONE days) for the days the
+    campaign ran, oldest first: context for its own figures, at most DAILY_STATS_DAYS rows."""
+    if campaign.started_at is None:
+        return []
+    first = timezone.localdate(campaign.started_at)
+    last = timezone.localdate(campaign.finished_at or timezone.now())
+    days = DailyStats.objects.filter(date__gte=first, date__lte=last).order_by("date")
+    return list(days[:DAILY_STATS_DAYS])
 
 
 def campaign_progress(campaign: Campaign) -> Progress:

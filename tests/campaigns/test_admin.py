@@ -81,7 +81,8 @@ def test_change_page_shows_progress_and_pause_resume_cancel(
     fanout.fanout_run(campaign_id=campaign.pk)
     change = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
     page = admin_client.get(change).content.decode()
-    assert "0 sent of 5" in page and "Pause" in page
+    assert 'data-field="sent">0</span> of <span data-field="total">5<' in page
+    assert ">Pause</button>" in page
     for action, status in (("pause", "paused"), ("resume", "sending"), ("cancel", "cancelled")):
         response = admin_client.post(
             reverse(f"admin:campaigns_campaign_{action}", args=[campaign.pk])

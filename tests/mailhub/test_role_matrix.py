@@ -180,6 +180,50 @@ def campaign_lifecycle(action: str, before: str, after: str) -> Callable:
     return case
 
 
+def campaign_preview(fx) -> Case:
+    campaign = fx("campaign_in")(Campaign.Status.DRAFT)
+    url = reverse("admin:campaigns_campaign_preview", args=[campaign.pk])
+    return Case(lambda client: client.get(url), None)
+
+
+def campaign_progress(fx) -> Case:
+    campaign = fx("campaign_in")(Campaign.Status.SENDING)
+    url = reverse("admin:campaigns_campaign_progress", args=[campaign.pk])
+    return Case(lambda client: client.get(url), None)
+
+
+def campaign_edit(status: str) -> Callable:
+    """Save the campaign's form: a draft's changes; any other status has no form to save."""
+
+    def case(fx) -> Case:
+        campaign = fx("campaign_in")(status)
+        url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
+        data = {
+            "name": "Renamed",
+            "template": campaign.template_id,
+            "lists": [lst.pk for lst in campaign.lists.all()],
+            "attribute_filter": "{}",
+        }
+        return Case(
+            lambda client: client.post(url, data),
+            lambda: Campaign.objects.get(pk=campaign.pk).name == "Renamed",
+        )
+
+    return case
+
+
+def campaign_delete(status: str) -> Callable:
+    def case(fx) -> Case:
+        campaign = fx("campaign_in")(status)
+        url = reverse("admin:campaigns_campaign_delete", args=[campaign.pk])
+        return Case(
+            lambda client: client.post(url, {"post": "yes"}),
+            lambda: not Campaign.objects.filter(pk=campaign.pk).exists(),
+        )
+
+    return case
+
+
 def template_preview(fx) -> Case:
     url = reverse("admin:campaigns_template_preview", args=[fx("template").pk])
     return Case(lambda client: client.get(url), None)
@@ -360,6 +404,13 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "campaign_pause": (campaign_lifecycle("pause", "sending", "paused"), SENDERS),
     "campaign_resume": (campaign_lifecycle("resume", "paused", "sending"), SENDERS),
     "campaign_cancel": (campaign_lifecycle("cancel", "sending", "cancelled"), SENDERS),
+    "campaign_preview": (campaign_preview, READERS),
+    "campaign_progress": (campaign_progress, READERS),
+    "campaign_edit_draft": (campaign_edit(Campaign.Status.DRAFT), SENDERS),
+    "campaign_edit_sending": (campaign_edit(Campaign.Status.SENDING), set()),
+    "campaign_edit_sent": (campaign_edit(Campaign.Status.SENT), set()),
+    "campaign_delete_draft": (campaign_delete(Campaign.Status.DRAFT), MANAGERS),
+    "campaign_delete_sent": (campaign_delete(Campaign.Status.SENT), set()),
     "template_preview": (template_preview, READERS),
     "template_preview_for_recipient": (template_preview_for_recipient, READERS),
     "import_upload": (import_upload, SENDERS),
