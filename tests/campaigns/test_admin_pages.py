@@ -100,6 +100,9 @@ def test_sending_shows_progress_pause_and_cancel_and_nothing_to_save(client_as, 
     assert "Time left" in page and 'data-field="rate">0.2<' in page
     assert ">Pause</button>" in page and ">Cancel campaign</button>" in page
     assert ">Resume</button>" not in page
+    # Each button's form stands after the admin's form (a nested form would be dropped).
+    admin_form_end = page.index("</form>", page.index('id="campaign_form"'))
+    assert page.index('<form id="campaign-control-1"') > admin_form_end
     assert reverse("admin:campaigns_campaign_progress", args=[campaign.pk]) in page
     assert not has_save(page) and not has_delete(page)
     for internal in INTERNAL:
