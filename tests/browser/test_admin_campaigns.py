@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (fixtures imported from tests/campaigns/conftest.py are used as arguments)
 """Campaigns in the admin, in a real browser, sent by a real worker to the sandbox: create and
 send one and watch its progress bar reach 100 % without reloading; pause and resume; a
 viewer sees no controls. Screenshots at 1280 px, light and dark, go to var/screenshots/."""
@@ -67,7 +68,7 @@ def test_create_and_send_a_campaign_and_watch_it_reach_100(
     start_worker,
     template,
     make_list,
-    subscribe,  # noqa: F811
+    subscribe,
 ):
     page = staff_page
     subscribe(make_list("news"), 120)
@@ -109,7 +110,7 @@ def test_pause_and_resume_while_the_page_follows_the_counters(
     start_worker,
     make_campaign,
     make_list,
-    subscribe,  # noqa: F811
+    subscribe,
 ):
     page = staff_page
     news = make_list("news")
@@ -160,7 +161,7 @@ def test_a_viewer_sees_no_send_or_pause_controls(
     django_user_model,
     make_campaign,
     make_list,
-    subscribe,  # noqa: F811
+    subscribe,
 ):
     viewer = django_user_model.objects.create_user("vera", password="v1ewer-pass", is_staff=True)
     viewer.groups.add(Group.objects.get(name="viewer"))
