@@ -72,9 +72,8 @@ def _controls(campaign: Campaign, user: AbstractBaseUser) -> list[Control]:
     """The buttons this user may use on this campaign now; none for what they may not do."""
     status = campaign.status
     may_send, may_test = user.has_perm(SEND), user.has_perm(TEST_SEND)
-    controls = []
+    controls = [Control("Preview", _url("preview", campaign))]  # reading: any status
     if status in (Status.DRAFT, Status.SCHEDULED):
-        controls.append(Control("Preview", _url("preview", campaign)))
         if may_test:
             controls.append(Control("Test send…", _url("test", campaign)))
         if may_send:

@@ -2,6 +2,7 @@
 offers and to whom; the progress JSON; the previews. Through Django's test client."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -61,6 +62,12 @@ def page_of(client: Client, campaign: Campaign) -> str:
     return response.content.decode()
 
 
+def controls(page: str) -> list[str]:
+    """The labels of the panel's buttons and links."""
+    found = re.search(r'<div class="campaign-controls">(.*?)</div>', page, re.S)
+    return re.findall(r'class="button[^"]*"[^>]*>([^<]+)<', found.group(1)) if found else []
+
+
 def has_save(page: str) -> bool:
     return 'name="_save"' in page
 
@@ -98,11 +105,10 @@ def test_sending_shows_progress_pause_and_cancel_and_nothing_to_save(client_as, 
     assert 'role="progressbar"' in page and 'aria-valuenow="50"' in page
     assert 'data-field="sent">1</span> of <span data-field="total">4<' in page
     assert "Time left" in page and 'data-field="rate">0.2<' in page
-    assert ">Pause</button>" in page and ">Cancel campaign</button>" in page
-    assert ">Resume</button>" not in page
+    assert controls(page) == ["Preview", "Pause", "Cancel campaign"]
     # Each button's form stands after the admin's form (a nested form would be dropped).
     admin_form_end = page.index("</form>", page.index('id="campaign_form"'))
-    assert page.index('<form id="campaign-control-1"') > admin_form_end
+    assert page.index('<form id="campaign-control-') > admin_form_end
     assert reverse("admin:campaigns_campaign_progress", args=[campaign.pk]) in page
     assert not has_save(page) and not has_delete(page)
     for internal in INTERNAL:
@@ -121,8 +127,8 @@ def test_paused_offers_resume_and_shows_why(client_as, campaign_of):
     campaign = campaign_of("paused")
     Campaign.objects.filter(pk=campaign.pk).update(pause_reason="hard bounces at 9%")
     page = page_of(client_as("superuser"), campaign)
-    assert ">Resume</button>" in page and ">Cancel campaign</button>" in page
-    assert ">Pause</button>" not in page and "hard bounces at 9%" in page
+    assert controls(page) == ["Preview", "Resume", "Cancel campaign"]
+    assert "hard bounces at 9%" in page
     assert not has_save(page) and not has_delete(page)
 
 
@@ -143,13 +149,13 @@ def test_finished_shows_statistics_and_no_controls(client_as, campaign_of):
     assert "https://example.com/spring" in page
     assert '<td class="num">41</td>' in page  # the day's figures
     assert 'aria-valuenow="100"' in page and "data-progress-url" not in page
-    assert "campaign-controls" not in page
+    assert controls(page) == ["Preview"]
     assert not has_save(page) and not has_delete(page)
 
 
 def test_cancelled_has_no_save_no_delete_no_controls(client_as, campaign_of):
     page = page_of(client_as("superuser"), campaign_of("cancelled"))
-    assert not has_save(page) and not has_delete(page) and "campaign-controls" not in page
+    assert not has_save(page) and not has_delete(page) and controls(page) == ["Preview"]
 
 
 def test_a_viewer_sees_no_controls(client_as, campaign_of):
@@ -163,7 +169,7 @@ def test_a_viewer_sees_no_controls(client_as, campaign_of):
     Campaign.objects.filter(pk=draft.pk).update(status="sending")
     page = page_of(viewer, draft)
     assert 'role="progressbar"' in page
-    assert "campaign-controls" not in page and '<form id="campaign-control' not in page
+    assert controls(page) == ["Preview"] and '<form id="campaign-control' not in page
 
 
 def test_a_sender_sees_send_and_test_but_may_not_delete_a_sent_one(client_as, campaign_of):

@@ -163,11 +163,11 @@ def test_viewer_sees_no_campaign_controls(client_for, campaign_in) -> None:
     sending = campaign_in(Campaign.Status.SENDING)
     change = reverse("admin:campaigns_campaign_change", args=[sending.pk])
     page = client_for("viewer").get(change).content.decode()
-    for hidden in ("Send…", "Test send…", "campaign-pause", "campaign-cancel", "Cancel campaign"):
+    for hidden in ("Send or schedule…", "Test send…", ">Pause<", "Cancel campaign"):
         assert hidden not in page
-    assert "Preview" in page  # reading is allowed
+    assert ">Preview<" in page  # reading is allowed
     page = client_for("sender").get(change).content.decode()
-    for shown in ("Test send…", "campaign-pause", "Cancel campaign"):
+    for shown in (">Pause<", ">Cancel campaign<"):
         assert shown in page
 
 
