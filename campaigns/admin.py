@@ -141,8 +141,8 @@ class CampaignAdmin(admin.ModelAdmin):
         "sent",
         "failed",
         "suppressed",
-        "scheduled_at",
-        "created_at",
+        "list_scheduled",
+        "list_created",
     ]
     list_filter = ["status"]
     search_fields = ["name"]
@@ -199,6 +199,14 @@ class CampaignAdmin(admin.ModelAdmin):
             obj.status,
             obj.get_status_display(),
         )
+
+    @admin.display(description="scheduled for", ordering="scheduled_at")
+    def list_scheduled(self, obj: Campaign) -> str:
+        return local_time(obj.scheduled_at)
+
+    @admin.display(description="created", ordering="created_at")
+    def list_created(self, obj: Campaign) -> str:
+        return local_time(obj.created_at)
 
     @admin.display(description="scheduled for")
     def when_scheduled(self, obj: Campaign) -> str:
