@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_send
+from queueing.resend.webhook_signing import new_secret
 from tests.campaigns.conftest import make_campaign, make_list, subscribe, template  # noqa: F401
 from tests.conftest import ROOT, wait_until
 
@@ -66,12 +67,23 @@ def percent(page) -> str:
 def test_create_and_send_a_campaign_and_watch_it_reach_100(
     staff_page,
     live_server,
+    sandbox,
+    settings,
     start_worker,
     template,
     make_list,
     subscribe,
 ):
     page = staff_page
+    # The sandbox plays Resend's webhooks to the live server, so the statistics fill in.
+    secret = new_secret()
+    settings.RESEND_WEBHOOK_SECRETS = [secret]
+    sandbox.configure(
+        webhook_url=f"{live_server.url}/webhooks/resend",
+        webhook_secret=secret,
+        webhook_mix={"delivered": 6, "opened": 3, "clicked": 1},
+        webhook_delay_max=0.05,
+    )
     subscribe(make_list("news"), 120)
     page.goto(f"{live_server.url}/admin/campaigns/campaign/add/")
     assert page.locator("text=Fanout cursor").count() == 0
@@ -104,6 +116,10 @@ def test_create_and_send_a_campaign_and_watch_it_reach_100(
     assert page.locator(".campaign-controls button").count() == 0  # Preview, a link, only
     started = page.locator(".field-when_started time.local-time")
     assert "GMT+9" in started.inner_text() and "UTC" in started.get_attribute("title")
+    # The webhooks' figures, applied by the worker, on the page.
+    assert wait_until(lambda: Campaign.objects.get(pk=campaign.pk).delivered == 120, 60)
+    page.reload()
+    assert '<td>Delivered</td><td class="num">120</td>' in page.content()
     screenshots(page, "campaign-sent")
 
 
