@@ -94,6 +94,7 @@ def test_create_and_send_a_campaign_and_watch_it_reach_100(
     page.click("input[name=_continue]")
     page.wait_for_selector("#campaign-panel")
     assert page.inner_text("[data-field=audience]") == "120"
+    screenshots(page, "campaign-draft")
 
     page.click("text=Send or schedule…")
     page.click("input[value='Yes, send to 120 recipients']")
