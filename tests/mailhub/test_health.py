@@ -138,6 +138,46 @@ def test_readyz_is_503_when_the_database_is_unreachable(database_url):
     assert result.stderr.count("readyz: database is down (OperationalError") == 1
 
 
+def test_a_hanging_database_is_bounded_by_the_connect_timeout():
+    """A PostgreSQL that accepts the TCP connection and never answers (a listener that never
+    accepts): /readyz answers 503 after DATABASE_CONNECT_TIMEOUT, instead of holding the probe
+    and a web thread for as long as TCP would wait."""
+    with socket.socket() as hanging:
+        hanging.bind(("127.0.0.1", 0))
+        hanging.listen(16)
+        port = hanging.getsockname()[1]
+        started = time.monotonic()
+        status, body = readyz_in_a_process(
+            DATABASE_URL=f"postgres://mailhub@127.0.0.1:{port}/mailhub",
+            DATABASE_CONNECT_TIMEOUT="2",  # libpq's smallest
+        )
+        elapsed = time.monotonic() - started
+    assert status == 503, body
+    assert json.loads(body)["checks"]["database"]["state"] == "down"
+    # The process's start-up is part of it; without the timeout it would not return at all.
+    assert elapsed < 30, elapsed
+
+
+def readyz_in_a_process(**env: str) -> tuple[int, str]:
+    script = (
+        "import json, django; django.setup()\n"
+        "from django.test import Client\n"
+        "r = Client().get('/readyz')\n"
+        "print(json.dumps([r.status_code, r.content.decode()]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=clean_env(**PRODUCTION, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    status, body = json.loads(result.stdout.strip().splitlines()[-1])
+    return status, body
+
+
 def test_only_get_and_head(client):
     for path in ("/healthz", "/readyz"):
         response = client.post(path)
