@@ -87,8 +87,8 @@ def clear_messages() -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 "TRUNCATE queueing_messageevent, queueing_messageattachment, queueing_message, "
-                "queueing_sendbatch, campaigns_campaign_lists, campaigns_campaign"
-            )
+                "queueing_sendbatch, campaigns_campaign_lists, campaigns_campaign CASCADE"
+            )  # CASCADE: and the tables that point at them (webhook events, statistics)
     else:
         Message.objects.all().delete()
         Campaign.objects.all().delete()

@@ -13,8 +13,9 @@ runs (campaign sending itself refuses to start without a postal address, DEBUG o
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Info, Tags, Warning, register
 
 from queueing.resend.webhooks import secret_problem
 from queueing.startup import STARTUP
@@ -138,8 +139,6 @@ def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[Wa
 
 
 def _redis_error() -> str:
-    import redis
-
     try:
         client = redis.Redis.from_url(
             settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
@@ -148,3 +147,53 @@ def _redis_error() -> str:
     except redis.RedisError as exc:
         return str(exc)
     return ""
+
+
+# What `maxmemory-policy` must be: with any other, a full Redis silently drops keys (RQ's jobs,
+# the rate limiter's timeline, drain flags) instead of refusing writes, which mailhub handles.
+REDIS_POLICY = "noeviction"
+
+
+@register(Tags.compatibility)
+def check_redis_eviction_policy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """One CONFIG GET on the Redis mailhub uses. Unreachable: W003 says so, nothing more here;
+    CONFIG refused (managed Redis often disables it): an Info, not a failure."""
+    policy, problem = _redis_policy()
+    if problem:
+        return [
+            Info(
+                f"Could not read Redis' maxmemory-policy ({problem}).",
+                hint=f"Make sure it is {REDIS_POLICY} (in redis.conf, or your provider's "
+                "parameter group); see docs/DEPLOY.md.",
+                id="mailhub.I010",
+            )
+        ]
+    if policy is None or policy == REDIS_POLICY:
+        return []
+    return [
+        Warning(
+            f"Redis' maxmemory-policy is {policy!r}: when Redis fills up it evicts keys, "
+            "which can lose queued jobs and the shared rate limiter's state.",
+            hint=f"Set `maxmemory-policy {REDIS_POLICY}` in redis.conf (or `CONFIG SET "
+            f"maxmemory-policy {REDIS_POLICY}`); a full Redis then refuses writes, which "
+            "mailhub survives (the rows are the truth). See docs/DEPLOY.md.",
+            id="mailhub.W010",
+        )
+    ]
+
+
+def _redis_policy() -> tuple[str | None, str]:
+    """(policy, "") when read; (None, "") when Redis is unreachable; (None, why) when Redis
+    answered but would not say (CONFIG disabled, renamed or not permitted)."""
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        answer = client.config_get("maxmemory-policy")
+    except (redis.ConnectionError, redis.TimeoutError):
+        return None, ""
+    except redis.RedisError as exc:
+        return None, f"CONFIG GET was refused: {exc}"
+    finally:
+        client.close()
+    if "maxmemory-policy" not in answer:
+        return None, "CONFIG GET returned no maxmemory-policy"
+    return str(answer["maxmemory-policy"]), ""

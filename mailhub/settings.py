@@ -40,7 +40,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so every answer under /api (redirects and refusals included) is JSON.
+    # Before everything: /healthz and /readyz answer probes that call a node by its address
+    # over plain HTTP, and are never a login attempt (mailhub/health.py).
+    "mailhub.health.HealthMiddleware",
+    # Then, so every answer under /api (redirects and refusals included) is JSON.
     "mailhub.api_middleware.ApiJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -99,6 +102,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # A database host that drops packets must not hold a web thread (or /readyz) for the
+    # minutes TCP takes to give up.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -138,8 +146,9 @@ X_FRAME_OPTIONS = "DENY"
 BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# The load balancer's health probe and internal callers may use plain HTTP on this path.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^api/", r"^webhooks/"]
+# Internal callers may use plain HTTP on these paths (/healthz and /readyz are answered
+# before the redirect, by mailhub.health).
+SECURE_REDIRECT_EXEMPT = [r"^api/", r"^webhooks/"]
 
 # --- Admin login throttling (django-axes, plus mailhub.login_throttle) --------------------
 # Failures are counted per client address and per username, in the database.

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django_rq.urls import urlpatterns as rq_urlpatterns
 
@@ -7,16 +6,11 @@ from mailhub.api import api
 from mailhub.rq_access import guard_patterns
 from queueing.webhooks import resend_webhook
 
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"ok": True})
-
-
+# /healthz and /readyz are answered by mailhub.health.HealthMiddleware, before routing.
 urlpatterns = [
     # django-rq's pages, each behind mailhub.rq_access (its own check is only "is staff").
     path("admin/rq/", include((guard_patterns(rq_urlpatterns), "django_rq"))),
     path("admin/", admin.site.urls),
-    path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
     path("webhooks/resend", resend_webhook, name="resend_webhook"),
     path("", include("recipients.urls")),

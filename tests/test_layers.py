@@ -66,10 +66,7 @@ ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
 # Today's violations, each exactly (importer, imported), being fixed: delete an entry when
 # its import is gone (test_pending_entries_are_still_violations says which). A cycle is
 # pending when one of its edges is listed here.
-PENDING: set[tuple[str, str]] = {
-    # imports inside functions without a reason
-    ("mailhub.checks", "redis"),
-}
+PENDING: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
