@@ -17,10 +17,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from queueing import sending_gate
-from queueing.admin_message_filters import CampaignFilter
+from queueing.admin_message_filters import CampaignFilter, CheckedChangeList
 from queueing.admin_pagination import CappedCountPaginator
 from queueing.badges import BADGE_CSS, message_status_badge
 from queueing.forms import ComposeForm
@@ -44,7 +45,7 @@ def preview_srcdoc(html: str) -> str:
 BODY_FIELDS = ("html", "text", "headers", "tags")
 
 
-class MessageChangeList(ChangeList):
+class MessageChangeList(CheckedChangeList):
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
         return super().get_queryset(request, exclude_parameters).defer(*BODY_FIELDS)
 
@@ -428,7 +429,7 @@ def _addresses(values: list[str]) -> str:
     """Stored addresses one per line, as people write them (never the JSON list)."""
     if not values:
         return "—"
-    return format_html_join(format_html("<br>"), "{}", ((v,) for v in values))
+    return format_html_join(mark_safe("<br>"), "{}", ((v,) for v in values))
 
 
 # Sender domain pauses, API keys, their webhook endpoints, provider webhooks and send

@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from queueing.admin_message_filters import CheckedChangeList
 from queueing.admin_pagination import CappedCountPaginator
 from queueing.badges import BADGE_CSS, batch_status_badge, message_status_badge
 from queueing.local_times import LOCAL_TIME_JS, local_time
@@ -46,6 +47,9 @@ class SendBatchAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": [BADGE_CSS, "mailhub/messages_admin.css"]}
         js = [LOCAL_TIME_JS]
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[CheckedChangeList]:
+        return CheckedChangeList
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,6 +1,11 @@
-"""The messages list's own filters (the others are Django's, on the model's fields)."""
+"""The messages list's own filters (the others are Django's, on the model's fields), and the
+check of its parameters."""
+
+from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -31,3 +36,15 @@ class CampaignFilter(admin.SimpleListFilter):
         if value.isascii() and value.isdigit() and len(value) < 19:
             return queryset.filter(campaign_id=int(value))
         return queryset.none()
+
+
+class CheckedChangeList(ChangeList):
+    """A list whose URL parameters may not hold control characters: PostgreSQL refuses a NUL
+    in a string (an error, a 500, from Django's own field filters), and no filter value or
+    search holds one. Refused the admin's way: the list again with `?e=1`."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet:
+        for values in request.GET.lists():
+            if any(not v.isprintable() for v in values[1]):
+                raise IncorrectLookupParameters("control characters in the list's parameters")
+        return super().get_queryset(request, exclude_parameters)

@@ -34,7 +34,6 @@ def _area(rows: int) -> widgets.AdminTextareaWidget:
 
 class ComposeForm(forms.Form):
     # Laid out as the admin lays out its own forms (AdminForm + admin/includes/fieldset.html).
-    required_css_class = "required"
     fieldsets = (
         (None, {"fields": ("from_email", "to", "cc", "bcc", "reply_to", "subject")}),
         ("Content", {"fields": ("html", "text", "attachments")}),
