@@ -14,12 +14,15 @@ from django.utils.safestring import SafeString
 LOCAL_TIME_JS = "mailhub/local_time.js"
 
 
-def local_time(value: datetime | None) -> SafeString:
+def local_time(value: datetime | None, *, short: bool = False) -> SafeString:
+    """`short`: day and time only, for list columns (the full reading is its tooltip)."""
     if value is None:
         return format_html("{}", "—")
     shown = timezone.localtime(value)
     return format_html(
-        '<time class="mh-time" datetime="{}">{}</time>',
+        '<time class="mh-time{}" datetime="{}" title="{}">{}</time>',
+        " mh-time--short" if short else "",
         value.isoformat(),
-        shown.strftime("%Y-%m-%d %H:%M %Z"),
+        shown.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        shown.strftime("%d %b %H:%M" if short else "%Y-%m-%d %H:%M %Z"),
     )
