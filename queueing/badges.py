@@ -10,7 +10,7 @@ ModelAdmin's Media) or `{% load mailhub_badges %}{% badge_css %}`. Any app may u
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from queueing.models import BatchStatus, MessageStatus
+from queueing.models import BatchStatus, EventKind, MessageStatus
 
 # The tones the stylesheet defines.
 TONES = ("neutral", "info", "progress", "success", "warning", "danger", "muted")
@@ -42,6 +42,21 @@ BATCH_TONES = {
 }
 
 
+# A message's timeline: what went wrong stands out, the rest stays quiet.
+EVENT_TONES = {
+    EventKind.SENT: "success",
+    EventKind.FAILED: "danger",
+    EventKind.RETRY: "warning",
+    EventKind.RATE_LIMITED: "warning",
+    EventKind.PAUSED: "warning",
+    EventKind.LEASE_EXPIRED: "warning",
+    EventKind.SUPPRESSED: "warning",
+    EventKind.CANCELLED: "muted",
+    EventKind.ATTEMPT: "progress",
+    EventKind.SCHEDULED: "info",
+}
+
+
 def badge(label: str, tone: str = "neutral") -> SafeString:
     """`label` (escaped) in a pill of `tone` (one of TONES; anything else is neutral)."""
     tone = tone if tone in TONES else "neutral"
@@ -56,3 +71,8 @@ def message_status_badge(status: str) -> SafeString:
 def batch_status_badge(status: str) -> SafeString:
     label = BatchStatus(status).label if status in BatchStatus.values else status
     return badge(label, BATCH_TONES.get(status, "neutral"))
+
+
+def event_badge(kind: str) -> SafeString:
+    label = EventKind(kind).label if kind in EventKind.values else kind
+    return badge(label, EVENT_TONES.get(kind, "neutral"))

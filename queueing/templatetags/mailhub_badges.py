@@ -24,6 +24,11 @@ def message_status_badge(status: str) -> SafeString:
 
 
 @register.simple_tag
+def event_badge(kind: str) -> SafeString:
+    return badges.event_badge(kind)
+
+
+@register.simple_tag
 def badge_css() -> SafeString:
     return format_html('<link rel="stylesheet" href="{}">', static(badges.BADGE_CSS))
 

@@ -12,6 +12,7 @@ from django.contrib.admin import AdminSite
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.contrib.admin.helpers import AdminForm
 from django.template.response import TemplateResponse
 from django.utils.http import content_disposition_header
 
@@ -65,6 +66,7 @@ def import_page(site: AdminSite, request: HttpRequest) -> HttpResponse:
             **site.each_context(request),
             "title": "Import recipients",
             "form": form,
+            "adminform": AdminForm(form, form.fieldsets, {}),
             "lists": List.objects.values_list("slug", "name"),
             "opts": List._meta,
         },

@@ -82,7 +82,7 @@ def test_the_list_shows_badges_short_subjects_and_local_times(manager):
     assert '<span class="mh-badge mh-badge--neutral">Queued</span>' in html
     assert 'class="mh-ellipsis"' in html
     assert "Ada &lt;ada@example.com&gt;" in html and "+2" in html
-    assert '<time class="mh-time" datetime="' in html
+    assert '<time class="mh-time mh-time--short" datetime="' in html
     assert "mailhub/badges.css" in html and "mailhub/local_time.js" in html
 
 
