@@ -9,10 +9,10 @@ import re
 import unicodedata
 
 from django.contrib.admin import AdminSite
+from django.contrib.admin.helpers import AdminForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.contrib.admin.helpers import AdminForm
 from django.template.response import TemplateResponse
 from django.utils.http import content_disposition_header
 
