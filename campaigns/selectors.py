@@ -233,3 +233,8 @@ def api_campaigns_page(
     if before:
         found.reverse()
     return CampaignPage(campaigns=found, has_more=has_more)
+
+
+def campaign_names(limit: int) -> list[tuple[int, str]]:
+    """The newest campaigns as (id, name), for queueing's message filter (a hook)."""
+    return list(Campaign.objects.order_by("-pk").values_list("pk", "name")[:limit])

@@ -1,9 +1,11 @@
 """The admin's compose form: parses what a person typed, then hands it to message_create."""
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -26,30 +28,43 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 
+def _area(rows: int) -> widgets.AdminTextareaWidget:
+    return widgets.AdminTextareaWidget(attrs={"rows": rows})
+
+
 class ComposeForm(forms.Form):
-    from_email = forms.CharField(label="From", max_length=512)
+    # Laid out as the admin lays out its own forms (AdminForm + admin/includes/fieldset.html).
+    fieldsets = (
+        (None, {"fields": ("from_email", "to", "cc", "bcc", "reply_to", "subject")}),
+        ("Content", {"fields": ("html", "text", "attachments")}),
+        ("Sending", {"fields": ("priority", "scheduled_at", "time_zone")}),
+    )
+
+    from_email = forms.CharField(label="From", max_length=512, widget=widgets.AdminTextInputWidget)
     to = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}),
+        widget=_area(2),
         help_text="Up to 50, one per line or separated by commas; quote a name that holds a "
-        'comma: "Doe, John" <john@example.com>.',
+        'comma: "Doe, John" &lt;john@example.com&gt;.',  # shown as HTML by the admin
     )
-    cc = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}))
-    bcc = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 1}))
-    reply_to = forms.CharField(required=False, label="Reply-To")
-    subject = forms.CharField(max_length=998)
-    html = forms.CharField(
-        required=False, label="HTML body", widget=forms.Textarea(attrs={"rows": 12})
+    cc = forms.CharField(required=False, widget=_area(1))
+    bcc = forms.CharField(required=False, widget=_area(1))
+    reply_to = forms.CharField(
+        required=False, label="Reply-To", widget=widgets.AdminTextInputWidget
     )
-    text = forms.CharField(
-        required=False, label="Text body", widget=forms.Textarea(attrs={"rows": 6})
-    )
+    subject = forms.CharField(max_length=998, widget=widgets.AdminTextInputWidget)
+    html = forms.CharField(required=False, label="HTML body", widget=_area(12))
+    text = forms.CharField(required=False, label="Text body", widget=_area(6))
     priority = forms.ChoiceField(choices=Priority.choices, initial=Priority.TRANSACTIONAL)
     scheduled_at = forms.DateTimeField(
         required=False,
         label="Send at",
-        help_text=f"Leave empty to send now. Time zone: {settings.TIME_ZONE}.",
+        help_text="Leave empty to send now. In your browser's time zone "
+        f'(<span class="mh-viewer-zone">{settings.TIME_ZONE}</span>).',
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+    # The browser's IANA zone, filled in by static/mailhub/compose.js: "Send at" is read in
+    # it. Empty or unknown: the server's TIME_ZONE.
+    time_zone = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     attachments = MultipleFileField(required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -85,8 +100,14 @@ class ComposeForm(forms.Form):
         """Create the message; on a rule broken, attach the error to its field and return None."""
         data = self.cleaned_data
         scheduled_at = data.get("scheduled_at")
-        if scheduled_at and timezone.is_naive(scheduled_at):
-            scheduled_at = timezone.make_aware(scheduled_at)
+        if scheduled_at:
+            # The field read the wall time in the server's zone; it was typed in the viewer's.
+            wall = (
+                timezone.make_naive(scheduled_at)
+                if timezone.is_aware(scheduled_at)
+                else scheduled_at
+            )
+            scheduled_at = timezone.make_aware(wall, _zone(data.get("time_zone", "")))
         try:
             return message_create(
                 from_email=data["from_email"],
@@ -112,6 +133,16 @@ class ComposeForm(forms.Form):
             if not hasattr(exc, "error_dict"):
                 self.add_error(None, exc)
             return None
+
+
+def _zone(name: str) -> Any:
+    """The viewer's zone by its IANA name; the server's for an empty or unknown one."""
+    if name and len(name) <= 64 and name.isascii():
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return timezone.get_current_timezone()
 
 
 def _addresses(value: str, field: str) -> list[str]:

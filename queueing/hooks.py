@@ -184,3 +184,21 @@ def register_event_listener(name: str, listener: EventListener) -> None:
 
 def event_listeners() -> list[tuple[str, EventListener]]:
     return list(_event_listeners.items())
+
+
+# --- campaign names for the admin's message filter ---------------------------------------
+# Message.campaign is a string foreign key queueing never follows: the campaigns app says
+# which campaigns to offer in the messages list's filter. -> [(id, name)], newest first, at
+# most `limit`.
+CampaignNames = Callable[[int], list[tuple[int, str]]]
+_campaign_names: list[CampaignNames] = []
+
+
+def register_campaign_names(names: CampaignNames) -> None:
+    """Set the one source of campaign names; registering again replaces it."""
+    _campaign_names[:] = [names]
+
+
+def campaign_names(limit: int) -> list[tuple[int, str]]:
+    """The newest campaigns as (id, name); [] when no app registered a source."""
+    return list(_campaign_names[0](limit)) if _campaign_names else []

@@ -91,6 +91,10 @@ class Message(models.Model):
     # Not indexed: the claim reads it on rows the queued index already found.
     from_domain = models.CharField(max_length=255, blank=True, default="", editable=False)
     to = models.JSONField(default=list)
+    # The first `to` address, bare and lower-case (queueing.message_addresses): what the
+    # admin's address search looks up by index. Every other recipient of a message that has
+    # several is a MessageAddress row; campaign messages have one recipient, so none.
+    to_address = models.CharField(max_length=320, blank=True, default="", editable=False)
     cc = models.JSONField(default=list, blank=True)
     bcc = models.JSONField(default=list, blank=True)
     reply_to = models.JSONField(default=list, blank=True)
@@ -234,6 +238,8 @@ class Message(models.Model):
                 condition=Q(status__in=["failed", "suppressed", "cancelled"]),
                 name="message_problem_idx",
             ),
+            # The admin's address search: exact match, newest first, one ordered index scan.
+            models.Index(fields=["to_address", "-created_at"], name="message_to_address_idx"),
             # Webhook lookups by Resend's id.
             models.Index(
                 fields=["provider_id"], condition=~Q(provider_id=""), name="message_provider_idx"
@@ -243,6 +249,24 @@ class Message(models.Model):
     def __str__(self) -> str:
         to = ", ".join(self.to[:2]) + ("…" if len(self.to) > 2 else "")
         return f"#{self.pk} {self.subject[:60]} → {to}"
+
+
+class MessageAddress(models.Model):
+    """A recipient of a message other than its first `to` (the rest of `to`, cc, bcc), bare
+    and lower-case: with Message.to_address, what the admin's address search finds by index.
+    Written with the message (queueing.services); only messages with several recipients have
+    rows, so a campaign's fan-out writes none."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+", db_index=False)
+    address = models.CharField(max_length=320)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["address", "message"], name="message_address_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
 
 
 class BatchStatus(models.TextChoices):

@@ -24,11 +24,13 @@ from queueing import state_machine, validation
 from queueing.addresses import sender_domain
 from queueing.enqueue import request_drain_on_commit
 from queueing.events import add_events
+from queueing.message_addresses import address_rows, first_address
 from queueing.models import (
     ApiKey,
     EventKind,
     FailureCode,
     Message,
+    MessageAddress,
     MessageAttachment,
     MessageStatus,
     Priority,
@@ -67,7 +69,8 @@ def _prepare(fields: Mapping[str, Any]) -> _Prepared:
     message = Message(
         from_email=from_email,
         from_domain=sender_domain(from_email),
-        to=validation.normalise_addresses(f.to, "to", required=True),
+        to=(to := validation.normalise_addresses(f.to, "to", required=True)),
+        to_address=first_address(to),
         cc=validation.normalise_addresses(f.cc, "cc"),
         bcc=validation.normalise_addresses(f.bcc, "bcc"),
         reply_to=validation.normalise_addresses(f.reply_to, "reply_to"),
@@ -172,6 +175,9 @@ def messages_create_many(items: Sequence[dict[str, Any]]) -> list[Message]:
         else:  # pragma: no cover (every supported backend returns ids)
             for message in messages:
                 message.save()
+        # The searchable addresses beyond the first (only messages with several have any).
+        if others := address_rows(messages):
+            MessageAddress.objects.bulk_create(others)
         if any(p.files for p in prepared):
             MessageAttachment.objects.bulk_create(
                 MessageAttachment(

@@ -1,6 +1,7 @@
 """Forms for the public preference page and the admin's import page and actions."""
 
 from django import forms
+from django.contrib.admin import widgets
 from django.core.validators import FileExtensionValidator
 from django.utils.text import capfirst
 
@@ -47,6 +48,9 @@ class PreferencesForm(forms.Form):
 
 
 class ImportForm(forms.Form):
+    # Laid out as the admin lays out its own forms (AdminForm + admin/includes/fieldset.html).
+    fieldsets = ((None, {"fields": ("file", "list_slug", "encoding")}),)
+
     file = forms.FileField(
         label="CSV file",
         validators=[FileExtensionValidator(["csv", "txt"])],
@@ -56,7 +60,7 @@ class ImportForm(forms.Form):
     list_slug = forms.SlugField(
         label="List",
         max_length=100,
-        widget=forms.TextInput(attrs={"list": "lists", "autocomplete": "off"}),
+        widget=widgets.AdminTextInputWidget(attrs={"list": "lists", "autocomplete": "off"}),
         help_text="Slug of the list to subscribe the rows to; a new single opt-in list is "
         "created if none has this slug.",
     )

@@ -44,6 +44,10 @@ ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
     ("campaigns.apps", "campaigns.rendering"): "registers the late renderer",
     ("campaigns.apps", "campaigns.api_templates"): "registers the API's template renderer",
     ("campaigns.apps", "campaigns.event_stats"): "registers the provider-event listener",
+    (
+        "campaigns.apps",
+        "campaigns.selectors",
+    ): "registers the campaign names for the messages filter",
     ("campaigns.apps", "queueing.hooks"): "fills in queueing's hooks",
     ("recipients.apps", "queueing.hooks"): "fills in queueing's hooks",
     ("queueing.apps", "queueing.hooks"): "registers queueing's own reconcile step",

@@ -17,6 +17,8 @@ PER_ROW = {
     "uuid": "gen_random_uuid()",
     "idempotency_key": "%(key_prefix)s || r.id",
     "to": "jsonb_build_array(r.email)",
+    # Recipients' addresses are canonical (lower-case, no name), the search form already.
+    "to_address": "r.email",
     "recipient_id": "r.id",
 }
 

@@ -29,6 +29,7 @@ def insert_chunk(
             continue
         message = copy.copy(prototype)
         message.to, message.recipient_id = [email], pk
+        message.to_address = email  # canonical already: the search form
         message.uuid = uuid.uuid4()
         message.idempotency_key = f"{key_prefix}{pk}"
         message.queued_at = now

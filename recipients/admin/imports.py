@@ -9,6 +9,7 @@ import re
 import unicodedata
 
 from django.contrib.admin import AdminSite
+from django.contrib.admin.helpers import AdminForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -65,6 +66,7 @@ def import_page(site: AdminSite, request: HttpRequest) -> HttpResponse:
             **site.each_context(request),
             "title": "Import recipients",
             "form": form,
+            "adminform": AdminForm(form, form.fieldsets, {}),
             "lists": List.objects.values_list("slug", "name"),
             "opts": List._meta,
         },

@@ -1,19 +1,6 @@
-"""A paginator for tables too large to count on every page view."""
+"""The capped paginator lives with queueing's admin (queueing/admin_pagination.py), which the
+messages list uses too; re-exported here for the recipients lists."""
 
-from django.core.paginator import Paginator
-from django.db.models import QuerySet
-from django.utils.functional import cached_property
+from queueing.admin_pagination import COUNT_CAP, CappedCountPaginator
 
-COUNT_CAP = 10_000
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most COUNT_CAP rows: on a million-row table an exact COUNT(*) on every page
-    view costs more than the page itself. Beyond the cap the last pages are not linked."""
-
-    @cached_property
-    def count(self) -> int:
-        object_list = self.object_list
-        if isinstance(object_list, QuerySet):
-            return object_list.order_by()[: COUNT_CAP + 1].count()
-        return len(object_list)
+__all__ = ["COUNT_CAP", "CappedCountPaginator"]

@@ -30,7 +30,7 @@ def test_compose_queues_a_message_that_the_worker_sends(
     assert message.status == MessageStatus.SENT
 
     page.reload()
-    assert "Sent" in page.inner_text(".field-status")
+    assert "Sent" in page.inner_text(".field-status_badge")
     assert "accepted by Resend" in page.inner_text("body")
     page.screenshot(
         path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/admin-message.png", full_page=True

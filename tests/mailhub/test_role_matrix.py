@@ -23,6 +23,7 @@ from queueing.models import (
     Message,
     MessageStatus,
     ProviderWebhookEvent,
+    SendBatch,
     SenderDomainPause,
     WebhookDelivery,
     WebhookEndpoint,
@@ -384,6 +385,32 @@ def webhook_reprocess(fx) -> Case:
     )
 
 
+def message_page_action(action: str, fixture: str, after) -> Callable:
+    """A button on a message's page (retry, cancel, send again): a POST to its own view."""
+
+    def case(fx) -> Case:
+        message = fx(fixture)
+        url = reverse(f"admin:queueing_message_{action}", args=[message.pk])
+        return Case(lambda client: client.post(url), lambda: after(message))
+
+    return case
+
+
+def message_page(fx) -> Case:
+    url = reverse("admin:queueing_message_change", args=[fx("failed_message").pk])
+    return Case(lambda client: client.get(url), None)
+
+
+def send_batch_page(fx) -> Case:
+    message = fx("queued_message")
+    batch = SendBatch.objects.create(
+        idempotency_key="matrix", priority="transactional", status="done",
+        member_ids=[message.pk], size=1,
+    )  # fmt: skip
+    url = reverse("admin:queueing_sendbatch_change", args=[batch.pk])
+    return Case(lambda client: client.get(url), None)
+
+
 def login_lockouts(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:axes_accessattempt_changelist")), None)
 
@@ -424,6 +451,32 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "sender_domain_lift": (sender_domain_lift, MANAGERS),
     "login_lockouts": (login_lockouts, MANAGERS),
     "message_send_again": (message_send_again, SENDERS),
+    "message_page": (message_page, READERS),
+    "message_page_retry": (
+        message_page_action(
+            "retry",
+            "failed_message",
+            lambda m: Message.objects.get(pk=m.pk).status == MessageStatus.QUEUED,
+        ),
+        SENDERS,
+    ),
+    "message_page_cancel": (
+        message_page_action(
+            "cancel",
+            "queued_message",
+            lambda m: Message.objects.get(pk=m.pk).status == MessageStatus.CANCELLED,
+        ),
+        SENDERS,
+    ),
+    "message_page_send_again": (
+        message_page_action(
+            "send_again",
+            "failed_message",
+            lambda m: Message.objects.filter(subject=m.subject).count() == 2,
+        ),
+        SENDERS,
+    ),
+    "send_batch_page": (send_batch_page, READERS),
     "webhook_reprocess": (webhook_reprocess, MANAGERS),
     "api_keys": (api_keys, MANAGERS),
     "api_key_create": (api_key_create, MANAGERS),

@@ -180,3 +180,12 @@ def test_import_pages_need_their_permissions(client, django_user_model):
     assert client.get(reverse("admin:recipients_import")).status_code == 403
     clerk.user_permissions.add(Permission.objects.get(codename="add_importrun"))
     assert upload(client, GOOD).status_code == 302
+
+
+def test_the_import_page_is_laid_out_like_an_admin_form(admin_client):
+    List.objects.create(slug="news", name="News")
+    html = admin_client.get(reverse("admin:recipients_import")).content.decode()
+    assert 'class="module aligned' in html
+    assert '<label class="required" for="id_file">' in html
+    assert re.search(r'<input type="text" name="list_slug"[^>]*class="vTextField"', html)
+    assert '<datalist id="lists"><option value="news">News</option></datalist>' in html
