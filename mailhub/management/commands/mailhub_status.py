@@ -1,3 +1,4 @@
+import argparse
 import json
 import math
 import sys
@@ -12,14 +13,13 @@ CLEAR = "\033[H\033[2J"
 
 
 def _positive(text: str) -> float:
-    """argparse type: a number of seconds more than 0 (argparse turns the error into a
-    clear message naming the option)."""
+    """argparse type: a number of seconds more than 0 (argparse names the option)."""
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(text) from None
+        value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(text)
+        raise argparse.ArgumentTypeError(f"expected a number of seconds more than 0, got {text!r}")
     return value
 
 
