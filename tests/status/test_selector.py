@@ -202,8 +202,15 @@ def test_json_form_is_plain_json():
     assert re.match(r"\d{4}-\d\d-\d\dT", data["failures"][0]["created_at"])
 
 
-def _message_queries(captured) -> list[str]:
-    return [q["sql"] for q in captured if re.search(r"\bqueueing_(message|sendbatch)\b", q["sql"])]
+def _reads(captured) -> list[str]:
+    """Each read of messages or batches (a subquery of a combined statement counts alone):
+    the text from its FROM to the next SELECT."""
+    reads = []
+    for query in captured:
+        for table in ('"queueing_message"', '"queueing_sendbatch"'):
+            for chunk in query["sql"].split(f"FROM {table}")[1:]:
+                reads.append(f"FROM {table}" + chunk.split("SELECT")[0])
+    return reads
 
 
 def test_no_query_reads_the_message_table_unbounded():
@@ -213,9 +220,9 @@ def test_no_query_reads_the_message_table_unbounded():
     fail(queued(1)[0])
     with CaptureQueriesContext(connection) as captured:
         system_status()
-    reads = _message_queries(captured)
-    assert len(reads) >= 8  # the backlog, the holdings, the failures
+    reads = _reads(captured)
+    assert len(reads) >= 12  # the backlog's nine, the holdings, the failures
     for sql in reads:
         assert "WHERE" in sql, sql
         assert "LIMIT" in sql, sql
-    assert len(captured) < 30
+    assert len(captured) < 20
