@@ -21,6 +21,7 @@ times after 10 warm-up requests. Prints p50/p95/p99 and the queries per request.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -256,7 +257,6 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--reseed", action="store_true", help="insert the messages again")
     args = parser.parse_args()
-    import os
 
     os.environ.setdefault("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/bench_dashboard")
     os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10")
@@ -292,6 +292,10 @@ def main() -> None:
     print(
         f"  p50 {q[49]:.1f} ms   p95 {q[94]:.1f} ms   p99 {q[98]:.1f} ms   "
         f"max {max(timings):.1f} ms   (target: p95 < 200 ms)"
+    )
+    print(
+        f"  load average (1 min) {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} CPUs"
     )
     if problems:
         print("\nSEQUENTIAL SCANS:\n  " + "\n  ".join(problems))
