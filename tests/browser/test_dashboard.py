@@ -7,11 +7,13 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from rq import Worker
 
 from campaigns.models import Campaign
 from campaigns.services.statistics import daily_stats_add
+from queueing.connection import get_redis
 from queueing.live_rates import live_rates_add
-from queueing.models import FailureCode, Message, MessageStatus
+from queueing.models import BatchStatus, FailureCode, Message, MessageStatus, SendBatch
 from queueing.services import message_create
 from tests.conftest import wait_until
 
@@ -164,9 +166,22 @@ def test_screenshots(browser, live_server, django_user_model, dark):
         live_rates_add(minute, at=now - timedelta(minutes=back))
         hour = {k: hour[k] + minute[k] for k in hour}
     daily_stats_add(day=timezone.localdate(), counts={"sent": hour["sent"] + 1200, "failed": 31})
+    worker = Worker(["transactional", "events", "bulk"], connection=get_redis(), name="web-1.4711")
+    worker.register_birth()
+    worker.set_state("busy")
+    worker.heartbeat()
+    SendBatch.objects.create(
+        idempotency_key="shot",
+        priority="bulk",
+        status=BatchStatus.SENDING,
+        size=100,
+        claimed_by=worker.name,
+        lease_expires_at=now + timedelta(seconds=50),
+    )
     context, page = sign_in(browser, live_server, django_user_model, dark=dark)
     try:
         page.wait_for_selector("tr[data-campaign]")
+        page.wait_for_selector("tr[data-worker]")
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= WIDTH, f"the page is {overflow} px wide at {WIDTH} px"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -174,3 +189,4 @@ def test_screenshots(browser, live_server, django_user_model, dark):
         page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
     finally:
         context.close()
+        worker.register_death()

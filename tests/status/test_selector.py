@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rq import Worker
+from rq.worker import WorkerStatus
 
 from campaigns.models import Campaign
 from campaigns.services.statistics import daily_stats_add
@@ -106,6 +107,7 @@ def test_workers_from_rq_heartbeats_and_what_each_holds():
     redis = get_redis()
     worker = Worker(["transactional", "bulk"], connection=redis, name="w-alive")
     worker.register_birth()
+    worker.set_state(WorkerStatus.IDLE)
     worker.heartbeat()
     lease = timezone.now() + timedelta(seconds=30)
     alone, *members = queued(4)
@@ -130,6 +132,7 @@ def test_workers_from_rq_heartbeats_and_what_each_holds():
         worker.register_death()
     alive, gone = workers["w-alive"], workers["w-killed"]
     assert alive.alive and alive.queues == ["transactional", "bulk"]
+    assert alive.state == "idle"  # RQ's word, not its enum's name
     assert (alive.holding.messages, alive.holding.batches, alive.holding.batch_messages) == (
         1,
         1,
