@@ -53,9 +53,12 @@ class SendingPause:
 
     @property
     def release_delay(self) -> float:
-        """How long work released because of this pause waits before it is due again; an
-        open-ended pause releases it due at once (nothing is claimed while paused, and
-        resuming asks for drains)."""
+        """How long work released because of this pause waits before it is due again. The
+        provider's pause ends by itself: until then. An operator's releases it due at once:
+        nothing is claimed while paused, a resume (perhaps early) asks for drains, and the
+        work must not wait for the end the operator first gave."""
+        if self.source != PROVIDER:
+            return 0.0
         return self.seconds_left or 0.0
 
 
@@ -80,7 +83,7 @@ def operator_pause(
     via: str = "admin",
 ) -> OperatorPause:
     """A person stops all sending (permission queueing.pause_sending), for `minutes` or until
-    resumed. Replaces any pause of theirs already in place (one active row at most)."""
+    resumed. Replaces an operator's pause already in place (one active row at most)."""
     reason = reason.strip()
     if not reason:
         raise ValueError("a pause needs a reason")
@@ -122,8 +125,7 @@ def resume_sending(*, actor: AbstractBaseUser | None = None, via: str = "admin")
 
 def current_pauses() -> list[SendingPause]:
     """Every pause in place, the operator's first (it does not end by itself)."""
-    pauses = [p for p in (_operator_pause_cached(), provider_pause()) if p is not None]
-    return pauses
+    return [p for p in (_operator_pause_cached(), provider_pause()) if p is not None]
 
 
 def current_pause() -> SendingPause | None:

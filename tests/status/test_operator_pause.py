@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from queueing import sending_gate
@@ -79,11 +80,13 @@ def test_work_prepared_when_the_pause_came_is_released_without_an_attempt(sandbo
     (message,) = queue(1)
     request = prepare_next("transactional", "w1", DrainReport())
     assert isinstance(request, Request) and (request.alone or request.batch)
-    sending_gate.operator_pause(reason="stop now")
+    sending_gate.operator_pause(reason="stop now", minutes=60)
     result = send_request(request)
     assert not result.requested
     message.refresh_from_db()
     assert message.status == MessageStatus.QUEUED and message.attempts == 0
+    # Due again at once, not in an hour: an early resume must not leave it waiting.
+    assert message.next_attempt_at is None or message.next_attempt_at <= timezone.now()
     assert message.events.filter(kind=EventKind.PAUSED, detail="stop now").exists()
     assert sandbox.emails() == []
 
