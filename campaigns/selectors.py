@@ -4,7 +4,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -170,6 +170,24 @@ def campaign_daily_stats(campaign: Campaign) -> list[DailyStats]:
     last = timezone.localdate(campaign.finished_at or timezone.now())
     days = DailyStats.objects.filter(date__gte=first, date__lte=last).order_by("date")
     return list(days[:DAILY_STATS_DAYS])
+
+
+IN_FLIGHT = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
+
+
+def campaigns_in_flight(limit: int = 20) -> list[Campaign]:
+    """Sending and paused campaigns, the latest started first (a bounded read of a small
+    table: campaigns are counted in thousands, never millions)."""
+    return list(
+        Campaign.objects.filter(status__in=IN_FLIGHT)
+        .order_by("-started_at", "-id")
+        .defer("frozen_body", "frozen_text", "attribute_filter")[:limit]
+    )
+
+
+def daily_stats(day: date) -> DailyStats | None:
+    """The system's figures for one day (one row, by its unique date)."""
+    return DailyStats.objects.filter(date=day).first()
 
 
 def campaign_progress(campaign: Campaign) -> Progress:

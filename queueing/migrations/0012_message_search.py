@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("queueing", "0010_webhook_forwarding"),
+        ("queueing", "0011_operator_sending_pause"),
     ]
 
     operations = [

@@ -45,7 +45,7 @@ def record_outcome(claim: MessageClaim | BatchClaim, outcome: SendOutcome | Batc
         case Transient(error=error):
             return side.transient(claim, error)
         case RateLimited(retry_after=retry_after, error=error):
-            ratelimit.pause(retry_after)
+            ratelimit.pause(retry_after, f"Resend answered 429: {error}")
             return side.release(claim, retry_after, EventKind.RATE_LIMITED, error)
         case QuotaExhausted(retry_after=retry_after, error=error):
             sending_gate.pause_sending(quota_reason(error), retry_after)
