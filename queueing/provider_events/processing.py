@@ -12,6 +12,7 @@ MAILHUB_EVENTS_MAX_ATTEMPTS, then waits for `manage.py reprocess_webhook_events`
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -21,6 +22,8 @@ from django.db.models import F, QuerySet
 
 from queueing import hooks
 from queueing.enqueue import request_event_processing
+from queueing.metrics import catalogue
+from queueing.metrics import tally as metrics
 from queueing.models import ProviderWebhookEvent
 from queueing.provider_events.apply import apply_batch
 from queueing.recording.announce import notifications_combined
@@ -118,6 +121,8 @@ def _apply_and_announce(rows: list[ProviderWebhookEvent]) -> None:
     # The batch's counter changes (a provider failure leaving `sent`) go out as one.
     with notifications_combined():
         events = apply_batch(rows)
+    # Counted when the batch commits (a rolled-back savepoint drops the count with it).
+    metrics.count_on_commit(catalogue.WEBHOOK_EVENTS, Counter((e.kind or "other",) for e in events))
     for name, listener in hooks.event_listeners():
         try:
             listener(events)
@@ -130,5 +135,6 @@ def _failed(row: ProviderWebhookEvent, exc: BaseException, report: ProcessReport
     error = f"{type(exc).__name__}: {exc}"[:2000]
     log.error("Webhook event %s (%s) failed: %s", row.pk, row.svix_id, error, exc_info=exc)
     ProviderWebhookEvent.objects.filter(pk=row.pk).update(error=error, attempts=F("attempts") + 1)
+    metrics.count(catalogue.WEBHOOK_EVENTS_FAILED)
     report.failed += 1
     report.errors[row.pk] = error

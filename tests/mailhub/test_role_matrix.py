@@ -344,6 +344,10 @@ def login_lockouts(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:axes_accessattempt_changelist")), None)
 
 
+def metrics_page(fx) -> Case:
+    return Case(lambda client: client.get(reverse("metrics")), None)
+
+
 OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "message_retry": (message_retry, SENDERS),
     "message_cancel": (message_cancel, SENDERS),
@@ -379,6 +383,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "webhook_endpoints": (webhook_endpoints, MANAGERS),
     "webhook_endpoint_create": (webhook_endpoint_create, MANAGERS),
     "webhook_delivery_retry": (webhook_delivery_retry, MANAGERS),
+    "metrics": (metrics_page, READERS),
 }
 
 
