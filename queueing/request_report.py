@@ -31,8 +31,10 @@ def provider_request_done(
     tally.count(catalogue.PROVIDER_REQUESTS, kind=kind, outcome=outcome)
     tally.observe(catalogue.PROVIDER_REQUEST_SECONDS, seconds, kind=kind)
     answer = tally.current_answer()
+    ids = {"batch": batch_id} if batch_id is not None else {"message": messages[0].pk}
     fields = {
         "kind": kind,
+        **ids,
         "messages": len(messages),
         "campaign": ",".join(sorted({str(m.campaign_id) for m in messages if m.campaign_id})),
         "attempt": attempt,
@@ -41,10 +43,6 @@ def provider_request_done(
         "error": answer.error if answer else "",
         "duration_ms": round(seconds * 1000, 1),
     }
-    if batch_id is not None:
-        fields["batch"] = batch_id
-    else:
-        fields["message"] = messages[0].pk if messages else None
     log.info(
         "provider request %s",
         " ".join(f"{k}={v}" for k, v in fields.items() if v not in ("", None)),
