@@ -4,12 +4,12 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignLink, Template
+from campaigns.models import Campaign, CampaignLink, DailyStats, Template
 from campaigns.templating import Content
 from recipients.models import List, Recipient
 from recipients.selectors import eligible_recipients, receiving_subscriptions
@@ -147,6 +147,24 @@ def campaign_top_links(campaign: Campaign, limit: int = 10) -> list[CampaignLink
     return list(
         CampaignLink.objects.filter(campaign=campaign).order_by("-unique_clicks", "url")[:limit]
     )
+
+
+IN_FLIGHT = (Campaign.Status.SENDING, Campaign.Status.PAUSED)
+
+
+def campaigns_in_flight(limit: int = 20) -> list[Campaign]:
+    """Sending and paused campaigns, the latest started first (a bounded read of a small
+    table: campaigns are counted in thousands, never millions)."""
+    return list(
+        Campaign.objects.filter(status__in=IN_FLIGHT)
+        .order_by("-started_at", "-id")
+        .defer("frozen_body", "frozen_text", "attribute_filter")[:limit]
+    )
+
+
+def daily_stats(day: date) -> DailyStats | None:
+    """The system's figures for one day (one row, by its unique date)."""
+    return DailyStats.objects.filter(date=day).first()
 
 
 def campaign_progress(campaign: Campaign) -> Progress:

@@ -270,6 +270,11 @@ MAILHUB_GUARD_HARD_BOUNCE_RATE = env.float("MAILHUB_GUARD_HARD_BOUNCE_RATE", def
 MAILHUB_GUARD_COMPLAINT_RATE = env.float("MAILHUB_GUARD_COMPLAINT_RATE", default=0.003)
 # Live per-minute rates (queueing.live_rates) are Redis counters kept this many minutes.
 MAILHUB_LIVE_RATES_MINUTES = env.int("MAILHUB_LIVE_RATES_MINUTES", default=180)
+# Seconds each process trusts its last read of the operator's sending pause (a database
+# row): a pause reaches every worker within this time (queueing.sending_gate).
+MAILHUB_PAUSE_CACHE_SECONDS = env.float("MAILHUB_PAUSE_CACHE_SECONDS", default=1.0)
+# Seconds between refreshes of the admin dashboard.
+MAILHUB_DASHBOARD_REFRESH_SECONDS = env.float("MAILHUB_DASHBOARD_REFRESH_SECONDS", default=3.0)
 # Events forwarded to API keys' webhook endpoints (docs/EVENTS.md, "Forwarding to API
 # clients"): seconds to connect and for each read; the waits after failed attempts (the last
 # one repeats); no attempt later than the window after the event; and whether endpoints may

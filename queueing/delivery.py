@@ -182,7 +182,7 @@ def send_request(request: Request) -> SendResult:
         pause = sending_gate.current_pause()
         if pause:
             # Paused while this request was being prepared (e.g. by the previous answer).
-            _release(request, pause.seconds_left, EventKind.PAUSED, pause.reason)
+            _release(request, pause.release_delay, EventKind.PAUSED, pause.reason)
             return SendResult("released", requested=False)
         slot = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
         if not slot.granted:

@@ -350,6 +350,39 @@ class SenderDomainPause(models.Model):
         return f"{self.domain} ({state})"
 
 
+class OperatorPause(models.Model):
+    """A person stopped all sending (`pause_sending`, the dashboard), until a time or until
+    someone resumes it. Kept in the database because Redis may be flushed: an operator's
+    "stop" must survive that. (The provider's automatic pauses, quota and key, stay in Redis:
+    they end by themselves.) Read by queueing.sending_gate, cached a second per process; a
+    lifted row stays as the record of what happened."""
+
+    reason = models.CharField(max_length=500)
+    until = models.DateTimeField(null=True, blank=True)  # none: until someone resumes
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The gate's read: the pauses not lifted (none or one row).
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(lifted_at__isnull=True),
+                name="operator_pause_active_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sending paused: {self.reason}"
+
+
 class MessageAttachment(models.Model):
     """A stored attachment; kept in the database so a message and its files commit together."""
 

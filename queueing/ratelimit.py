@@ -8,7 +8,9 @@ machines with skewed clocks still share one timeline. A 429 moves the whole time
 retry-after.
 """
 
+import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 NEXT_SLOT_KEY = "mailhub:ratelimit:next_slot_ms"
 PAUSED_UNTIL_KEY = "mailhub:ratelimit:paused_until_ms"
 PROVIDER_LIMIT_KEY = "mailhub:ratelimit:provider_limit"
+PAUSE_REASON_KEY = "mailhub:ratelimit:pause_reason"
 
 # KEYS: next slot, paused-until. ARGV: spacing ms, longest wait ms a caller accepts.
 # Returns {1, wait ms} for a reserved slot, or {0, wait ms} when the wait is longer than the
@@ -118,9 +121,49 @@ def acquire(max_wait: float) -> Reservation:
         log.debug("Woke %.0f ms after the slot; taking a new one", 1000 * (time.monotonic() - due))
 
 
-def pause(seconds: float) -> None:
-    """Hold every worker's requests for `seconds` (after a 429 with retry-after)."""
-    get_redis().eval(_PAUSE, 1, PAUSED_UNTIL_KEY, max(seconds, 0.0) * 1000)
+def pause(seconds: float, reason: str = "") -> None:
+    """Hold every worker's requests for `seconds` (after a 429 with retry-after); `reason` is
+    kept beside it for the dashboard."""
+    seconds = max(seconds, 0.0)
+    get_redis().eval(_PAUSE, 1, PAUSED_UNTIL_KEY, seconds * 1000)
+    if reason:
+        with contextlib.suppress(redis.RedisError):
+            get_redis().set(PAUSE_REASON_KEY, reason[:500], px=math.ceil(seconds * 1000) + 1000)
+
+
+@dataclass(frozen=True)
+class LimiterState:
+    """The shared timeline as Redis has it now (for the dashboard and the status command)."""
+
+    rate: float  # requests per second; 0: no limit
+    next_slot_in: float  # seconds until the next free slot (0: free now)
+    paused_for: float  # seconds the timeline is held after a 429 (0: not held)
+    pause_reason: str
+
+
+def limiter_state() -> LimiterState:
+    """One round trip (TIME and the keys in a pipeline); zeros when Redis cannot answer."""
+    rate = configured_rate()
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.time()
+        pipe.mget(NEXT_SLOT_KEY, PAUSED_UNTIL_KEY, PAUSE_REASON_KEY)
+        (seconds, micros), (next_slot, paused_until, reason) = pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("rate limiter state unavailable (Redis: %s)", exc)
+        return LimiterState(rate, 0.0, 0.0, "")
+    now_ms = seconds * 1000 + micros / 1000
+
+    def ahead(raw: bytes | None) -> float:
+        return max(float(raw) - now_ms, 0.0) / 1000 if raw else 0.0
+
+    paused_for = ahead(paused_until)
+    return LimiterState(
+        rate=rate,
+        next_slot_in=max(ahead(next_slot), paused_for),
+        paused_for=paused_for,
+        pause_reason=(reason or b"").decode() if paused_for else "",
+    )
 
 
 def observe_provider_limit(limit: float) -> None:

@@ -47,7 +47,7 @@ def record_outcome(claim: MessageClaim | BatchClaim, outcome: SendOutcome | Batc
         case Transient(error=error):
             return side.transient(claim, error)
         case RateLimited(retry_after=retry_after, error=error):
-            ratelimit.pause(retry_after)
+            ratelimit.pause(retry_after, f"Resend answered 429: {error}")
             metrics.count(catalogue.RATELIMIT_PAUSES)
             return side.release(claim, retry_after, EventKind.RATE_LIMITED, error)
         case QuotaExhausted(retry_after=retry_after, error=error):
