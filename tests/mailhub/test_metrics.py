@@ -7,16 +7,21 @@ and the scrape reads what every job process added to Redis.
 
 import os
 import re
+import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
+from campaigns.models import Campaign
+from queueing import sending_gate
 from queueing.metrics import catalogue, tally
 from queueing.models import PENDING_STATUSES, Message, MessageStatus, Priority, ProviderWebhookEvent
 from queueing.services import message_create
@@ -38,11 +43,11 @@ def scrape(client, token: str = TOKEN) -> dict[tuple[str, tuple], float]:
     return samples
 
 
-def value(samples, name: str, **labels) -> float:
+def value(samples, name: str, /, **labels) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-def total(samples, name: str, **labels) -> float:
+def total(samples, name: str, /, **labels) -> float:
     """Sum over every series of `name` whose labels include `labels`."""
     return sum(
         v for (n, got), v in samples.items() if n == name and set(labels.items()) <= set(got)
@@ -111,6 +116,14 @@ def test_scrape_after_real_sends_through_a_worker(
     assert value(samples, "mailhub_webhook_events_total", type="delivered") == 3
     assert value(samples, "mailhub_webhook_events_pending") == 0
     assert value(samples, "mailhub_redis_up") == 1
+    # Gauges read now: nothing waits, a worker beats, nothing is paused, today's figures.
+    assert value(samples, "mailhub_queued_messages", priority="transactional") == 0
+    assert value(samples, "mailhub_oldest_queued_message_age_seconds") == 0
+    assert value(samples, "mailhub_workers_alive") == 1
+    assert time.time() - value(samples, "mailhub_worker_last_heartbeat_timestamp_seconds") < 120
+    assert value(samples, "mailhub_sending_paused", source="provider") == 0
+    assert value(samples, "mailhub_messages_sent_today") == 3
+    assert value(samples, "mailhub_messages_failed_today") == 1
 
     # The worker's own log: a line per provider request, none of RQ's per-job INFO lines.
     log = (tmp_path / "worker-0.log").read_text()
@@ -231,3 +244,31 @@ def test_every_declared_metric_is_exposed(client, token, db) -> None:
     for metric in catalogue.ALL:
         if metric.kind == catalogue.COUNTER and not metric.labels:
             assert f"{metric.name}_total" in names
+
+
+@pytest.mark.django_db
+def test_backlog_pauses_and_campaigns_in_flight(client, token, make_campaign) -> None:
+    for n in range(3):
+        message_create(to=[f"q{n}@example.com"], subject="x", text="y")
+    message_create(to=["bulk@example.com"], subject="x", text="y", priority=Priority.BULK)
+    five_minutes_ago = timezone.now() - timedelta(minutes=5)
+    Message.objects.update(created_at=five_minutes_ago, queued_at=five_minutes_ago)
+    sending_gate.pause_sending("quota exhausted (test)", 60)
+    campaign = make_campaign(name="Spring sale")
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status="sending", audience_size=10, sent=4, failed=1, started_at=timezone.now()
+    )
+    samples = scrape(client)
+    assert value(samples, "mailhub_queued_messages", priority="transactional") == 3
+    assert value(samples, "mailhub_queued_messages", priority="bulk") == 1
+    assert value(samples, "mailhub_oldest_queued_message_age_seconds") >= 299
+    assert value(samples, "mailhub_backlog_count_capped") == 0
+    assert value(samples, "mailhub_sending_paused", source="provider") == 1
+    assert value(samples, "mailhub_sending_paused", source="operator") == 0
+    assert value(samples, "mailhub_workers_alive") == 0
+    assert value(samples, "mailhub_campaigns_in_flight") == 1
+    labels = {"campaign": str(campaign.pk), "name": "Spring sale"}
+    assert value(samples, "mailhub_campaign_messages", figure="sent", **labels) == 4
+    assert value(samples, "mailhub_campaign_messages", figure="failed", **labels) == 1
+    assert value(samples, "mailhub_campaign_messages", figure="total", **labels) == 10
+    assert 0 < value(samples, "mailhub_campaign_progress_ratio", status="sending", **labels) <= 1
