@@ -38,11 +38,18 @@ class Answer:
     error: str
 
 
+class _Histogram:
+    __slots__ = ("buckets", "total")
+
+    def __init__(self, size: int) -> None:
+        self.buckets = [0] * size  # per bucket, not cumulative; +Inf last
+        self.total = 0.0
+
+
 @dataclass
 class Tally:
     counters: Counter = field(default_factory=Counter)  # (metric, values) → n
-    # (metric, values) → (per-bucket counts, sum)
-    histograms: dict[tuple[Metric, Labels], tuple[list[int], float]] = field(default_factory=dict)
+    histograms: dict[tuple[Metric, Labels], "_Histogram"] = field(default_factory=dict)
     deferred: list[Callable[[Pipeline], None]] = field(default_factory=list)
     answer: Answer | None = None
 
@@ -50,17 +57,20 @@ class Tally:
         self.counters[(metric, values)] += n
 
     def observe(self, metric: Metric, values: Labels, value: float) -> None:
-        empty = ([0] * (len(metric.buckets) + 1), 0.0)
-        buckets, total = self.histograms.get((metric, values), empty)
-        buckets[bisect.bisect_left(metric.buckets, value)] += 1
-        self.histograms[(metric, values)] = (buckets, total + value)
+        series = self.histograms.get((metric, values))
+        if series is None:
+            series = self.histograms[(metric, values)] = _Histogram(len(metric.buckets) + 1)
+        series.buckets[bisect.bisect_left(metric.buckets, value)] += 1
+        series.total += value
 
     def write(self, pipe: Pipeline) -> None:
+        increments = store.Increments()
         for (metric, values), n in self.counters.items():
             if n:
-                store.add_counter(pipe, metric, values, n)
-        for (metric, values), (buckets, total) in self.histograms.items():
-            store.add_histogram(pipe, metric, values, buckets, total)
+                increments.counter(metric, values, n)
+        for (metric, values), series in self.histograms.items():
+            increments.histogram(metric, values, series.buckets, series.total)
+        increments.write(pipe)
         for add in self.deferred:
             add(pipe)
 
