@@ -1,10 +1,10 @@
 """Counting in the workers: figures gathered in memory, written to Redis in one round trip.
 
-A provider request opens a tally (`request_tally`); everything counted while it runs (the
-answer, the outcome, each message's latency, and the live rates' writes through `defer`) is
-added up in memory and written with one pipelined round trip when the request is done, not
-one per message. Outside a request (webhook processing, the reconciler) each count is
-written on its own. Figures about rows are counted only once their transaction commits, so a
+A provider request opens a tally (`request_tally`), and so does each batch of webhook
+processing; everything counted while it runs (the answer, the outcome, each message's
+latency, events by type, and the live rates' writes through `defer`) is added up in memory
+and written with one pipelined round trip when it is done, not one per message. Elsewhere
+(the reconciler, a person's cancel) each count is written on its own. Figures about rows are counted only once their transaction commits, so a
 rolled-back write is never counted. Counting never raises: a Redis error loses the figure
 and is logged, because the mail matters and the metric does not.
 """
