@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 from django.db.models.signals import post_migrate
 
 
@@ -14,3 +15,9 @@ class MailhubConfig(AppConfig):
         use_fast_timestamp_loader()
         # No sender: mailhub has no models, so post_migrate is never sent for it.
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="mailhub.roles.sync")
+
+
+class MailhubAdminConfig(AdminConfig):
+    """Django's admin, with mailhub's site (header, dashboard) as `admin.site`."""
+
+    default_site = "mailhub.admin_site.MailhubAdminSite"

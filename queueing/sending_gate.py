@@ -73,7 +73,11 @@ def pause_sending(reason: str, seconds: float, *, actor: AbstractBaseUser | None
 
 
 def operator_pause(
-    *, reason: str, minutes: float | None = None, actor: AbstractBaseUser | None = None
+    *,
+    reason: str,
+    minutes: float | None = None,
+    actor: AbstractBaseUser | None = None,
+    via: str = "admin",
 ) -> OperatorPause:
     """A person stops all sending (permission queueing.pause_sending), for `minutes` or until
     resumed. Replaces any pause of theirs already in place (one active row at most)."""
@@ -91,14 +95,14 @@ def operator_pause(
         audit_record(
             actor=by,
             action="sending.pause",
-            detail={"reason": reason, "minutes": minutes, "source": OPERATOR},
+            detail={"reason": reason, "minutes": minutes, "source": OPERATOR, "via": via},
         )
     _forget_cached()
     log.error("Sending paused by %s: %s", by or "an operator", reason)
     return pause
 
 
-def resume_sending(*, actor: AbstractBaseUser | None = None) -> bool:
+def resume_sending(*, actor: AbstractBaseUser | None = None, via: str = "admin") -> bool:
     """Lift every pause, the operator's and the automatic one; asks both queues for a drain.
     True if a pause was in place."""
     by = actor if actor is not None and actor.is_authenticated else None
@@ -109,7 +113,7 @@ def resume_sending(*, actor: AbstractBaseUser | None = None) -> bool:
             lifted += get_redis().delete(PAUSE_KEY)
         except redis.RedisError:
             log.exception("Could not clear the automatic sending pause in Redis")
-        audit_record(actor=by, action="sending.resume")
+        audit_record(actor=by, action="sending.resume", detail={"via": via})
         for priority in Priority.values:
             request_drain_on_commit(priority)
     _forget_cached()

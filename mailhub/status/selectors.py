@@ -8,9 +8,13 @@ indexed read. benchmarks/dashboard.py times it over a million messages.
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from campaigns.selectors import campaign_progress, campaigns_in_flight, daily_stats
 from mailhub.status.figures import (
@@ -41,10 +45,44 @@ DOMAIN_PAUSES = 50
 MINUTES = 60
 
 
+def _capped(rows: QuerySet, cap: int) -> QuerySet:
+    return rows.order_by().values("pk")[: cap + 1]
+
+
 def capped_count(rows: QuerySet, cap: int = COUNT_CAP) -> CappedCount:
     """`SELECT count(*) FROM (SELECT id … LIMIT cap + 1)`: the work stops at the cap."""
-    found = rows.order_by().values("pk")[: cap + 1].count()
+    return _as_capped(_capped(rows, cap).count(), cap)
+
+
+def _as_capped(found: int, cap: int = COUNT_CAP) -> CappedCount:
     return CappedCount(min(found, cap), found > cap)
+
+
+def _as_datetime(value: datetime | str | None) -> datetime | None:
+    """A timestamp read by a raw cursor: PostgreSQL gives it aware, SQLite as text in UTC."""
+    parsed = parse_datetime(value) if isinstance(value, str) else value
+    if parsed is None or timezone.is_aware(parsed):
+        return parsed
+    return parsed.replace(tzinfo=UTC)
+
+
+def _scalars(counts: dict[str, QuerySet], firsts: dict[str, QuerySet]) -> dict[str, Any]:
+    """One statement, one round trip: `SELECT (SELECT count(*) FROM (…)), (SELECT …)`.
+    `counts` are capped (each stops at COUNT_CAP); `firsts` are one-value reads (LIMIT 1).
+    Each subquery is the queryset's own SQL, so it uses the same index it would alone."""
+    parts, params = [], []
+    for rows in counts.values():
+        sql, more = _capped(rows, COUNT_CAP).query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped)")
+        params += more
+    for rows in firsts.values():
+        sql, more = rows[:1].query.sql_with_params()
+        parts.append(f"({sql})")
+        params += more
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return dict(zip([*counts, *firsts], row, strict=True))
 
 
 def _queued(priority: str) -> QuerySet[Message]:
@@ -54,39 +92,46 @@ def _queued(priority: str) -> QuerySet[Message]:
     )
 
 
-def _oldest_queued(now: datetime) -> tuple[datetime | None, float | None]:
-    """The first queued message in claim order (lowest id) of each priority and each
-    `send_alone` (the index's leading columns), so each read is one index probe."""
-    firsts = []
-    for priority in Priority.values:
-        for alone in (False, True):
-            row = (
-                _queued(priority)
-                .filter(send_alone=alone)
-                .order_by("id")
-                .values_list("queued_at", "created_at")
-                .first()
-            )
-            if row:
-                firsts.append(row[0] or row[1])
-    if not firsts:
-        return None, None
-    oldest = min(firsts)
-    return oldest, max((now - oldest).total_seconds(), 0.0)
+def _first_queued(priority: str, alone: bool) -> QuerySet[Message]:
+    """When the first queued message in claim order (lowest id) of one priority and one
+    `send_alone` began waiting; in the index's own order (its columns fixed but the last), so
+    PostgreSQL reads the index's first entry instead of walking the primary key."""
+    return (
+        _queued(priority)
+        .filter(send_alone=alone)
+        .order_by("priority", "send_alone", "id")
+        .annotate(waiting_since=Coalesce("queued_at", "created_at"))
+        .values_list("waiting_since")
+    )
 
 
 def backlog_status(now: datetime) -> Backlog:
     scheduled = Message.objects.filter(status=MessageStatus.SCHEDULED)
-    oldest_at, oldest_age = _oldest_queued(now)
+    firsts = {
+        f"first:{p}:{alone}": _first_queued(p, alone)
+        for p in Priority.values
+        for alone in (False, True)
+    }
+    found = _scalars(
+        counts={
+            **{f"queued:{p}": _queued(p) for p in Priority.values},
+            "scheduled": scheduled,
+            "batches": SendBatch.objects.filter(status=BatchStatus.QUEUED),
+        },
+        firsts={
+            **firsts,
+            "next_scheduled": scheduled.order_by("scheduled_at").values_list("scheduled_at"),
+        },
+    )
+    waiting = [t for key in firsts if (t := _as_datetime(found[key])) is not None]
+    oldest = min(waiting) if waiting else None
     return Backlog(
-        queued={p: capped_count(_queued(p)) for p in Priority.values},
-        scheduled=capped_count(scheduled),
-        next_scheduled_at=scheduled.order_by("scheduled_at")
-        .values_list("scheduled_at", flat=True)
-        .first(),
-        frozen_batches_waiting=capped_count(SendBatch.objects.filter(status=BatchStatus.QUEUED)),
-        oldest_queued_at=oldest_at,
-        oldest_queued_age_seconds=oldest_age,
+        queued={p: _as_capped(found[f"queued:{p}"]) for p in Priority.values},
+        scheduled=_as_capped(found["scheduled"]),
+        next_scheduled_at=_as_datetime(found["next_scheduled"]),
+        frozen_batches_waiting=_as_capped(found["batches"]),
+        oldest_queued_at=oldest,
+        oldest_queued_age_seconds=max((now - oldest).total_seconds(), 0.0) if oldest else None,
     )
 
 

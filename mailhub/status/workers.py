@@ -55,6 +55,12 @@ def _rq_workers() -> list[Worker]:
         return []
 
 
+def _state(worker: Worker) -> str:
+    """RQ's state word (idle, busy, suspended, started); its enum's value, not its name."""
+    state = worker.get_state()
+    return str(getattr(state, "value", state) or "unknown")
+
+
 def workers_status(now: datetime) -> list[WorkerStatus]:
     holdings = _holdings()
     nothing = Holding(0, 0, 0, None)
@@ -70,7 +76,7 @@ def workers_status(now: datetime) -> list[WorkerStatus]:
                 alive=alive,
                 hostname=worker.hostname or "",
                 pid=worker.pid,
-                state=str(worker.get_state()),
+                state=_state(worker),
                 queues=worker.queue_names(),
                 last_heartbeat=beat,
                 current_job=worker.get_current_job_id() or "",

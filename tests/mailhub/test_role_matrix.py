@@ -22,11 +22,13 @@ from queueing.models import (
     DeliveryStatus,
     Message,
     MessageStatus,
+    OperatorPause,
     ProviderWebhookEvent,
     SenderDomainPause,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from queueing.sending_gate import operator_pause
 from recipients.models import ImportRun, Subscription, Suppression
 from tests.mailhub.conftest import ROLES
 
@@ -348,6 +350,48 @@ def metrics_page(fx) -> Case:
     return Case(lambda client: client.get(reverse("metrics")), None)
 
 
+def dashboard_json(fx) -> Case:
+    return Case(lambda client: client.get(reverse("admin:mailhub_status_json")), None)
+
+
+def dashboard_retry(fx) -> Case:
+    message = fx("failed_message")
+    url = reverse("admin:mailhub_message_retry", args=[message.pk])
+    return Case(
+        lambda client: client.post(url),
+        lambda: Message.objects.get(pk=message.pk).status == MessageStatus.QUEUED,
+    )
+
+
+def dashboard_campaign(action: str, before: str, after: str) -> Callable:
+    def case(fx) -> Case:
+        campaign = fx("campaign_in")(before)
+        url = reverse("admin:mailhub_campaign_action", args=[campaign.pk, action])
+        return Case(
+            lambda client: client.post(url),
+            lambda: Campaign.objects.get(pk=campaign.pk).status == after,
+        )
+
+    return case
+
+
+def dashboard_pause_sending(fx) -> Case:
+    url = reverse("admin:mailhub_sending_pause")
+    return Case(
+        lambda client: client.post(url, {"reason": "maintenance"}),
+        lambda: OperatorPause.objects.filter(lifted_at__isnull=True).exists(),
+    )
+
+
+def dashboard_resume_sending(fx) -> Case:
+    operator_pause(reason="maintenance")
+    url = reverse("admin:mailhub_sending_resume")
+    return Case(
+        lambda client: client.post(url),
+        lambda: not OperatorPause.objects.filter(lifted_at__isnull=True).exists(),
+    )
+
+
 OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "message_retry": (message_retry, SENDERS),
     "message_cancel": (message_cancel, SENDERS),
@@ -384,6 +428,13 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "webhook_endpoint_create": (webhook_endpoint_create, MANAGERS),
     "webhook_delivery_retry": (webhook_delivery_retry, MANAGERS),
     "metrics": (metrics_page, READERS),
+    "dashboard_json": (dashboard_json, READERS),
+    "dashboard_retry": (dashboard_retry, SENDERS),
+    "dashboard_campaign_pause": (dashboard_campaign("pause", "sending", "paused"), SENDERS),
+    "dashboard_campaign_resume": (dashboard_campaign("resume", "paused", "sending"), SENDERS),
+    "dashboard_campaign_cancel": (dashboard_campaign("cancel", "sending", "cancelled"), SENDERS),
+    "dashboard_pause_sending": (dashboard_pause_sending, MANAGERS),
+    "dashboard_resume_sending": (dashboard_resume_sending, MANAGERS),
 }
 
 
