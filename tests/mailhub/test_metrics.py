@@ -273,3 +273,16 @@ def test_backlog_pauses_and_campaigns_in_flight(client, token, make_campaign) ->
     assert value(samples, "mailhub_campaign_messages", figure="failed", **labels) == 1
     assert value(samples, "mailhub_campaign_messages", figure="total", **labels) == 10
     assert 0 < value(samples, "mailhub_campaign_progress_ratio", status="sending", **labels) <= 1
+
+
+@pytest.mark.django_db
+def test_scrape_while_redis_is_unreachable(client, token, settings) -> None:
+    """The scrape still answers, says Redis is down (the alert's figure), and keeps the
+    database's gauges; the workers' counters are simply absent."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    message_create(to=["waiting@example.com"], subject="x", text="y")
+    samples = scrape(client)
+    assert value(samples, "mailhub_redis_up") == 0
+    assert value(samples, "mailhub_queued_messages", priority="transactional") == 1
+    assert value(samples, "mailhub_workers_alive") == 0
+    assert not any(name == "mailhub_messages_total" for name, _ in samples)
