@@ -4,9 +4,10 @@ A provider request opens a tally (`request_tally`), and so does each batch of we
 processing; everything counted while it runs (the answer, the outcome, each message's
 latency, events by type, and the live rates' writes through `defer`) is added up in memory
 and written with one pipelined round trip when it is done, not one per message. Elsewhere
-(the reconciler, a person's cancel) each count is written on its own. Figures about rows are counted only once their transaction commits, so a
-rolled-back write is never counted. Counting never raises: a Redis error loses the figure
-and is logged, because the mail matters and the metric does not.
+(the reconciler, a person's cancel) each count is written on its own. Figures about rows
+are counted only once their transaction commits, so a rolled-back write is never counted.
+Counting never raises: a Redis error loses the figure and is logged, because the mail
+matters and the metric does not.
 """
 
 import bisect
