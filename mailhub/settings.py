@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -299,13 +300,35 @@ MAILHUB_WEBHOOK_RETRY_WINDOW_SECONDS = env.float(
 )
 MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 
+# --- Logs and metrics (docs/METRICS.md) ------------------------------------------------------
+# plain: "time LEVEL logger: message"; json: one object per line (mailhub.log_format).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+# RQ's own lines (a job taken, "Job OK", its result kept): the worker class applies this level
+# to rq's loggers after `rqworker` set its own (queueing.worker).
+RQ_LOG_LEVEL = env.str("RQ_LOG_LEVEL", default="WARNING").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "rq.worker": {"level": env.str("RQ_LOG_LEVEL", default="WARNING")},
+    "filters": {"redact": {"()": "mailhub.log_format.RedactSecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "mailhub.log_format.JsonFormatter"},
     },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {name: {"level": RQ_LOG_LEVEL} for name in ("rq.worker", "rq.job", "rq.scheduler")},
 }
+# The Prometheus endpoint (/metrics): a scraper sends `Authorization: Bearer <token>`;
+# empty turns token access off (staff with mailhub's view_metrics permission still may).
+MAILHUB_METRICS_TOKEN = env.str("MAILHUB_METRICS_TOKEN", default="")
+# The provider's daily sending quota in emails (0: none known); exposed as a gauge for the
+# "quota nearly used" alert.
+MAILHUB_DAILY_QUOTA = env.int("MAILHUB_DAILY_QUOTA", default=0)

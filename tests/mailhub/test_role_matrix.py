@@ -417,6 +417,10 @@ def login_lockouts(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:axes_accessattempt_changelist")), None)
 
 
+def metrics_page(fx) -> Case:
+    return Case(lambda client: client.get(reverse("metrics")), None)
+
+
 def dashboard_json(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:mailhub_status_json")), None)
 
@@ -527,6 +531,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "webhook_endpoints": (webhook_endpoints, MANAGERS),
     "webhook_endpoint_create": (webhook_endpoint_create, MANAGERS),
     "webhook_delivery_retry": (webhook_delivery_retry, MANAGERS),
+    "metrics": (metrics_page, READERS),
     "dashboard_json": (dashboard_json, READERS),
     "dashboard_retry": (dashboard_retry, SENDERS),
     "dashboard_campaign_pause": (dashboard_campaign("pause", "sending", "paused"), SENDERS),
