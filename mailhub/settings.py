@@ -236,6 +236,10 @@ MAILHUB_POSTAL_ADDRESS = env.str("MAILHUB_POSTAL_ADDRESS", default="")
 # ("never": kept), and no command deletes younger ones; processed webhook events and finished
 # forwarded deliveries go after MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER. Rows per batch (one short
 # transaction each) and a pause between batches to leave the database to the send path.
+# forget_person keeps an erased address only as HMAC-SHA256 under this key (recipients.forgotten);
+# empty: a key derived from SECRET_KEY (then SECRET_KEY_FALLBACKS must keep old keys while any
+# hash made under them should still block mail).
+MAILHUB_FORGET_KEY = env.str("MAILHUB_FORGET_KEY", default="")
 MAILHUB_PURGE_AFTER = env.str("MAILHUB_PURGE_AFTER", default="90d")
 MAILHUB_PURGE_DELETE_AFTER = env.str("MAILHUB_PURGE_DELETE_AFTER", default="365d")
 MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER = env.str("MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER", default="30d")
