@@ -27,6 +27,8 @@ def send_again_refusal(message: Message) -> str:
         return f"it is still {message.status}; only a finished message is sent again"
     if message.needs_render:
         return "its content was never rendered"
+    if message.content_purged_at is not None:
+        return "its content was purged (retention, or its recipient was erased)"
     return ""
 
 

@@ -197,3 +197,15 @@ def test_two_purges_at_once_one_runs_the_other_says_so_and_fails(sandbox, clean_
     assert not Message.objects.filter(content_purged_at__isnull=True).exists()
     assert not clean_redis.exists(LOCK_KEY)  # released on the way out
     assert EventKind.QUEUED in set(MessageEvent.objects.values_list("kind", flat=True))
+
+
+def test_a_purged_message_is_not_sent_again():
+    from django.core.exceptions import ValidationError
+
+    from queueing.send_again import message_send_again
+
+    message = aged(100)
+    run("--older-than", "90d")
+    message.refresh_from_db()
+    with pytest.raises(ValidationError, match="content was purged"):
+        message_send_again(message=message)
