@@ -41,6 +41,9 @@ CUSTOM_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("recipients", "suppression"): [
         ("lift_suppression", "Can lift a suppression"),
     ],
+    ("recipients", "recipient"): [
+        ("forget_recipient", "Can erase a person's data (forget them)"),
+    ],
 }
 
 PRODUCT_APPS = ("queueing", "recipients", "campaigns")

@@ -241,6 +241,24 @@ MAILHUB_RECONCILE_INTERVAL = env.float("MAILHUB_RECONCILE_INTERVAL", default=5.0
 # Resend forgets idempotency keys after 24 h; stop retrying with a margin before that.
 MAILHUB_RETRY_WINDOW_SECONDS = env.float("MAILHUB_RETRY_WINDOW_SECONDS", default=23 * 3600)
 MAILHUB_POSTAL_ADDRESS = env.str("MAILHUB_POSTAL_ADDRESS", default="")
+# Retention (manage.py purge_messages, and a run inside the workers at most once per
+# MAILHUB_PURGE_INTERVAL seconds across the fleet, for at most MAILHUB_PURGE_STEP_SECONDS; 0 =
+# no periodic run). Ages are durations (90d, 12w, 24h): messages older than MAILHUB_PURGE_AFTER
+# lose bodies, headers and attachments; those older than MAILHUB_PURGE_DELETE_AFTER are deleted
+# ("never": kept), and no command deletes younger ones; processed webhook events and finished
+# forwarded deliveries go after MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER. Rows per batch (one short
+# transaction each) and a pause between batches to leave the database to the send path.
+# forget_person keeps an erased address only as HMAC-SHA256 under this key (recipients.forgotten);
+# empty: a key derived from SECRET_KEY (then SECRET_KEY_FALLBACKS must keep old keys while any
+# hash made under them should still block mail).
+MAILHUB_FORGET_KEY = env.str("MAILHUB_FORGET_KEY", default="")
+MAILHUB_PURGE_AFTER = env.str("MAILHUB_PURGE_AFTER", default="90d")
+MAILHUB_PURGE_DELETE_AFTER = env.str("MAILHUB_PURGE_DELETE_AFTER", default="365d")
+MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER = env.str("MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER", default="30d")
+MAILHUB_PURGE_BATCH_SIZE = env.int("MAILHUB_PURGE_BATCH_SIZE", default=500)
+MAILHUB_PURGE_PAUSE_SECONDS = env.float("MAILHUB_PURGE_PAUSE_SECONDS", default=0.0)
+MAILHUB_PURGE_INTERVAL = env.int("MAILHUB_PURGE_INTERVAL", default=3600)
+MAILHUB_PURGE_STEP_SECONDS = env.float("MAILHUB_PURGE_STEP_SECONDS", default=30.0)
 # Campaign fan-out: recipients per chunk (one transaction each), and how long a fan-out may
 # make no progress before the reconciler starts it again where it stopped.
 MAILHUB_CAMPAIGN_FANOUT_CHUNK = env.int("MAILHUB_CAMPAIGN_FANOUT_CHUNK", default=50_000)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from queueing.addresses import bare_address
+from recipients.forgotten import forgotten_labels
 from recipients.models import List, Recipient, Subscription, Suppression
 from recipients.normalise import normalise_email
 from recipients.tokens import looks_like_unsubscribe_token
@@ -28,11 +29,16 @@ def suppressed_addresses(addresses: Iterable[str], *, marketing: bool) -> dict[s
     bare = {bare_address(a) for a in addresses if a}
     if not bare:
         return {}
-    rows = Suppression.objects.filter(email__in=bare)
+    # Erased people's addresses are held as keyed hashes (recipients.forgotten): asked for in
+    # the same IN (…) on the same unique index.
+    hashed = forgotten_labels(bare)
+    rows = Suppression.objects.filter(email__in=[*bare, *hashed])
     if not marketing:
         rows = rows.filter(scope=Suppression.Scope.ALL)
     return {
-        email: f"{Suppression.Reason(reason).label} ({Suppression.Scope(scope).label.lower()})"
+        hashed.get(email, email): (
+            f"{Suppression.Reason(reason).label} ({Suppression.Scope(scope).label.lower()})"
+        )
         for email, reason, scope in rows.values_list("email", "reason", "scope")
     }
 

@@ -30,7 +30,7 @@ from queueing.models import (
     WebhookEndpoint,
 )
 from queueing.sending_gate import operator_pause
-from recipients.models import ImportRun, Subscription, Suppression
+from recipients.models import ImportRun, Recipient, Subscription, Suppression
 from tests.mailhub.conftest import ROLES
 
 SENDERS = {"sender", "manager", "superuser"}
@@ -117,6 +117,16 @@ def recipient_suppress(fx) -> Case:
     return Case(
         action_post(url, "suppress", person.pk, reason="complaint", scope="all", note=""),
         lambda: Suppression.objects.filter(email=person.email).exists(),
+        "action",
+    )
+
+
+def recipient_forget(fx) -> Case:
+    person = fx("person")
+    url = reverse("admin:recipients_recipient_changelist")
+    return Case(
+        action_post(url, "forget", person.pk, confirm="on"),
+        lambda: not Recipient.objects.filter(pk=person.pk).exists(),
         "action",
     )
 
@@ -471,6 +481,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "recipient_unsubscribe": (recipient_unsubscribe, SENDERS),
     "recipient_suppress": (recipient_suppress, SENDERS),
     "recipient_unsuppress": (recipient_unsuppress, MANAGERS),
+    "recipient_forget": (recipient_forget, MANAGERS),
     "suppression_lift": (suppression_lift, MANAGERS),
     "campaign_send": (campaign_send, SENDERS),
     "campaign_send_page": (campaign_send_page, SENDERS),
