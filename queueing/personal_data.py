@@ -1,10 +1,11 @@
 """One person's data in queueing's tables: found, exported and erased by address (for
 recipients' forget_person and export_person, which own the person; queueing owns the rows).
 
-Messages are found by their recipient id, or by the address in to/cc/bcc/reply_to: a
-substring search of those JSON columns picks candidates (a scan of the table, acceptable for a
-rare request), and each candidate's addresses are then read properly (`bare_address`), so
-`xann@example.com` is no match for `ann@example.com`. Raw webhook events and forwarded
+Messages are found by their recipient id, by the indexed search addresses
+(`Message.to_address`, `MessageAddress`: every to, cc and bcc), and by the address in
+reply_to: a substring search of that JSON column picks candidates (a scan of the table,
+acceptable for a rare request), and each candidate's addresses are then read properly
+(`bare_address`), so `xann@example.com` is no match for `ann@example.com`. Raw webhook events and forwarded
 deliveries are found by their message or by the address anywhere in their body."""
 
 import json
@@ -22,6 +23,7 @@ from queueing.models import (
     MessageAttachment,
     MessageEvent,
     MessageStatus,
+    MessageAddress,
     ProviderWebhookEvent,
     WebhookDelivery,
 )
@@ -55,7 +57,11 @@ def person_message_ids(address: str, recipient_ids: Iterable[int] = ()) -> list[
     """Ids of the messages to `address` (canonical, lower-case) or to these recipients."""
     recipient_ids = list(recipient_ids)
     found = set(Message.objects.filter(recipient_id__in=recipient_ids).values_list("pk", flat=True))
-    candidates = Message.objects.filter(_mentions(address, ADDRESS_FIELDS)).values_list(
+    found.update(Message.objects.filter(to_address=address).values_list("pk", flat=True))
+    found.update(
+        MessageAddress.objects.filter(address=address).values_list("message_id", flat=True)
+    )
+    candidates = Message.objects.filter(_mentions(address, ["reply_to"])).values_list(
         "pk", *ADDRESS_FIELDS
     )
     for pk, *lists in candidates.iterator(chunk_size=CHUNK):
@@ -102,6 +108,7 @@ def messages_forget(address: str, message_ids: list[int]) -> Counter:
     now = timezone.now()
     for start in range(0, len(message_ids), CHUNK):
         chunk = message_ids[start : start + CHUNK]
+        MessageAddress.objects.filter(message_id__in=chunk).delete()
         counts["attachments"] += MessageAttachment.objects.filter(message_id__in=chunk).delete()[0]
         counts["events"] += MessageEvent.objects.filter(message_id__in=chunk).update(
             detail="", data={}
@@ -109,7 +116,7 @@ def messages_forget(address: str, message_ids: list[int]) -> Counter:
         for pk, error in Message.objects.filter(pk__in=chunk).values_list("pk", "last_error"):
             Message.objects.filter(pk=pk).update(last_error=_scrub(error, address))
         counts["messages"] += Message.objects.filter(pk__in=chunk).update(
-            to=[], cc=[], bcc=[], reply_to=[], subject="", html="", text="", headers={},
+            to=[], cc=[], bcc=[], reply_to=[], to_address="", subject="", html="", text="", headers={},
             content_purged_at=now,
         )  # fmt: skip
     raw, forwarded = _events(address, message_ids)

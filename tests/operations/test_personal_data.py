@@ -16,6 +16,7 @@ from django.utils import timezone
 from audit.models import AuditEntry
 from queueing.models import (
     Message,
+    MessageAddress,
     MessageAttachment,
     MessageEvent,
     MessageStatus,
@@ -39,7 +40,7 @@ from recipients.services import suppression_create
 pytestmark = pytest.mark.django_db(transaction=True)
 ADDRESS = "ann@example.com"
 TOUCHED = (
-    Message, MessageEvent, MessageAttachment, ProviderWebhookEvent, WebhookDelivery, Recipient,
+    Message, MessageAddress, MessageEvent, MessageAttachment, ProviderWebhookEvent, WebhookDelivery, Recipient,
     Subscription, SubscriptionEvent, Suppression, SoftBounce, SuppressionReview, AuditEntry,
 )  # fmt: skip
 TEXT_FIELDS = (models.CharField, models.TextField, models.JSONField)
@@ -79,6 +80,8 @@ def ann(sandbox, deliver_all) -> Recipient:
     )  # fmt: skip
     message_create(to=["bob@example.com"], subject="For Bob", text="Dear Bob", recipient_id=bob.pk)
     message_create(to=["anne@example.com"], subject="For Anne", text="Dear Anne")
+    # Ann in copy: her address is a search row (MessageAddress), not the message's to_address.
+    message_create(to=["bob@example.com"], cc=["ANN@example.com"], subject="Ann cc", text="Hi")
     deliver_all()
     sent.refresh_from_db()
     body = {"type": "email.bounced", "data": {"email_id": sent.provider_id, "to": [ADDRESS]}}
@@ -105,7 +108,8 @@ def test_forget_erases_every_trace_and_keeps_the_address_blocked(ann, sandbox, d
     assert Message.objects.get(subject="For Anne").text == "Dear Anne"
     assert SuppressionReview.objects.get().addresses == ["[erased]", "bob@example.com"]
     # The erased message keeps its status, its timeline's kinds and its counters.
-    erased = Message.objects.get(recipient__isnull=True, to=[])
+    assert not Message.objects.filter(subject="Ann cc").exists()  # erased too
+    erased = Message.objects.filter(recipient__isnull=True, to=[]).order_by("pk").first()
     assert erased.status == MessageStatus.SENT and erased.events.exists()
     # The suppression keeps blocking, all mail now (it was marketing only), by hash.
     suppression = Suppression.objects.get()
@@ -151,7 +155,7 @@ def test_export_writes_everything_held_as_json(ann, tmp_path):
     data = json.loads(out)
     assert data["recipient"]["first_name"] == "Ann"
     assert [s["list__slug"] for s in data["recipient"]["subscriptions"]] == ["news"]
-    assert [m["subject"] for m in data["messages"]] == ["For Ann"]
+    assert [m["subject"] for m in data["messages"]] == ["Ann cc", "For Ann"]  # newest first
     assert data["messages"][0]["events"] and data["webhook_events"][0]["type"] == "email.bounced"
     assert data["suppressions"][0]["reason"] == "unsubscribe" and data["soft_bounces"]
     assert data["suppression_reviews"][0]["kind"] == "bounced"
