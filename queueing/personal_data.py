@@ -20,10 +20,10 @@ from queueing.addresses import bare_address
 from queueing.models import (
     PENDING_STATUSES,
     Message,
+    MessageAddress,
     MessageAttachment,
     MessageEvent,
     MessageStatus,
-    MessageAddress,
     ProviderWebhookEvent,
     WebhookDelivery,
 )

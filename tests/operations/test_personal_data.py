@@ -161,7 +161,9 @@ def test_export_writes_everything_held_as_json(ann, tmp_path):
     assert data["suppression_reviews"][0]["kind"] == "bounced"
     target = tmp_path / "ann.json"
     out, _ = run("export_person", ADDRESS, "--output", str(target), "--max-messages", "1")
-    assert json.loads(target.read_text())["messages_truncated"] is False
+    written = json.loads(target.read_text())
+    assert written["messages_truncated"] is True and written["messages_total"] == 2
+    assert [m["subject"] for m in written["messages"]] == ["Ann cc"]
     with pytest.raises(CommandError, match="the file exists"):
         run("export_person", ADDRESS, "--output", str(target))
     with pytest.raises(CommandError, match="Not an email address"):
