@@ -12,7 +12,9 @@ database runs in its own process against a throw-away database (Django's test da
 `test_<name>` on PostgreSQL, a file under var/ for SQLite), so no real data is touched. Each
 run empties the tables, imports the file (every row new), then imports it again (every row
 unchanged). The import runs as the command runs it (recipients.imports.tuning). Peak RSS is
-sampled in the importing process during the import, against its RSS just before.
+sampled in the importing process during the import, against its RSS just before. CPU seconds
+are this process's plus, on PostgreSQL, its backend's: on a shared machine wall time grows
+with everyone else's load, CPU time much less.
 """
 
 import argparse
@@ -89,6 +91,14 @@ class PeakRss:
         self.peak = max(self.peak, rss_mb())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, from /proc (this machine is shared: wall time grows
+    with everyone else's load, CPU time much less)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -117,6 +127,17 @@ def run_database(path: Path, rows: int, runs: int, bad: int, duplicates: int) ->
         "recipients_list",
     ]
     results: dict[str, list[float]] = {"first import": [], "re-import": []}
+    cpus: dict[str, list[float]] = {"first import": [], "re-import": []}
+
+    def both_cpu() -> float:
+        """CPU of this process and of its database backend (PostgreSQL: its own process)."""
+        if vendor != "postgresql":
+            return cpu_seconds(os.getpid())
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        return cpu_seconds(os.getpid()) + cpu_seconds(backend)
+
     peaks: list[float] = []
     valid = rows - bad - duplicates
     try:
@@ -132,26 +153,32 @@ def run_database(path: Path, rows: int, runs: int, bad: int, duplicates: int) ->
                 # Tuned as the command and the worker's job tune their processes.
                 with path.open("rb") as f, short_switch_interval(), PeakRss() as peak:
                     before = peak.peak
+                    cpu = both_cpu()
                     started = time.perf_counter()
                     summary = recipients_import(file=f, list_slug="bench", filename=path.name)
                     elapsed = time.perf_counter() - started
+                    cpu = both_cpu() - cpu
                 expected = (valid, 0, 0) if label == "first import" else (0, 0, valid)
                 got = (summary.created, summary.updated, summary.unchanged)
                 if got != expected or summary.rejected != bad + duplicates or summary.rows != rows:
                     raise SystemExit(f"{vendor} {label}: unexpected counts: {summary}")
                 results[label].append(elapsed)
+                cpus[label].append(cpu)
                 peaks.append(peak.peak - before)
                 print(
                     f"  {vendor} run {run + 1} {label:>12}: {elapsed:6.2f} s "
-                    f"{rows / elapsed:8,.0f} rows/s; RSS {before:.0f} MB + {peak.peak - before:.0f}"
+                    f"{rows / elapsed:8,.0f} rows/s (CPU {cpu:.2f} s: {rows / cpu:,.0f} rows per "
+                    f"CPU s); RSS {before:.0f} MB + {peak.peak - before:.0f}"
                     f" MB peak; load {load_before} → {load()}",
                     flush=True,
                 )
         for label, times in results.items():
             median = statistics.median(times)
+            cpu = statistics.median(cpus[label])
             print(
                 f"{vendor} {label:>12}: median {median:.2f} s = {rows / median:,.0f} rows/s "
-                f"({' · '.join(f'{t:.2f}' for t in times)} s)",
+                f"({' · '.join(f'{t:.2f}' for t in times)} s); CPU median {cpu:.2f} s = "
+                f"{rows / cpu:,.0f} rows per CPU s",
                 flush=True,
             )
         print(f"{vendor} peak RSS growth during an import: {max(peaks):.0f} MB", flush=True)
