@@ -176,6 +176,7 @@ def main() -> None:
             "mailhub": mailhub,
             "per": mailhub / audience * 1e6,
             "peak": max(peaks),
+            "cpu_per": statistics.median(mailhub_cpus) / audience * 1e6,
         }
         if postgres:
             line["floor"] = statistics.median(floors)
@@ -192,13 +193,15 @@ def main() -> None:
         )
         print(
             f"  median: {floor_text}mailhub {mailhub:.2f} s = {line['per']:.1f} µs per "
-            f"recipient ({audience / mailhub:,.0f}/s); peak RSS {line['peak']:.0f} MB"
+            f"recipient ({audience / mailhub:,.0f}/s), CPU {line['cpu_per']:.1f} µs per "
+            f"recipient; peak RSS {line['peak']:.0f} MB"
         )
     if len(summary) > 1:
         first, last = summary[0], summary[-1]
         print(
             f"\nlinearity: µs per recipient at {last['size']:,} / at {first['size']:,} = "
-            f"{last['per'] / first['per']:.2f}; peak RSS {first['peak']:.0f} → "
+            f"{last['per'] / first['per']:.2f} (wall), {last['cpu_per'] / first['cpu_per']:.2f} "
+            f"(CPU); peak RSS {first['peak']:.0f} → "
             f"{last['peak']:.0f} MB"
         )
 
