@@ -25,7 +25,7 @@ from django.utils import timezone
 from recipients.imports.rows import Reject, Row
 from recipients.imports.summary import ImportCounts
 from recipients.models import List, Recipient, Source, Subscription
-from recipients.tokens import new_unsubscribe_token
+from recipients.tokens import new_unsubscribe_tokens
 
 RECIPIENT_COLUMNS = (
     "email",
@@ -129,12 +129,15 @@ class SqliteWriter:
                     continue
                 counts.updated += 1
             first, last, ext, attrs = values
-            upserts.append(
-                (row.email, first, last, ext, dumps(attrs), new_unsubscribe_token(), now, now)
-            )
-        # One prepared statement for new and changed rows.
+            upserts.append((row.email, first, last, ext, dumps(attrs)))
+        # One prepared statement for new and changed rows; the tokens from one read of the OS's
+        # random source (an existing row keeps its own: the upsert does not update it).
         if upserts:
-            raw_connection().executemany(UPSERT_RECIPIENT, upserts)
+            tokens = new_unsubscribe_tokens(len(upserts))
+            raw_connection().executemany(
+                UPSERT_RECIPIENT,
+                [(*row, token, now, now) for row, token in zip(upserts, tokens, strict=True)],
+            )
         new_emails = [email for email, pk in ids.items() if pk is None]
         if new_emails:
             ids.update(select_in(RECIPIENT_TABLE, "email, id", "email", new_emails))
