@@ -101,11 +101,13 @@ def write_chunk(campaign: Campaign, size: int) -> tuple[int, int, bool]:
         size=size,
         key_prefix=idempotency_key(campaign.pk, ""),
     )
+    if seen >= size:
+        # Cut by the LIMIT: people subscribed in the range since its end was looked for. The
+        # next chunk goes on from the last row written, so nobody in the range is skipped.
+        return last_id, inserted, False
     if end is not None:
         return end, inserted, False
-    # The rest of the audience: done, unless people subscribed since the end was looked for
-    # and the chunk was cut at `size` (then the next chunk goes on from its last row).
-    return last_id or after, inserted, seen < size
+    return last_id or after, inserted, True  # the rest of the audience was in this chunk
 
 
 def message_prototype(campaign: Campaign) -> Message:

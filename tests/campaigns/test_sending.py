@@ -107,6 +107,34 @@ def test_fanout_goes_on_past_chunks_with_nobody_to_mail_and_counts_people_once(
     assert campaign.fanout_finished_at and campaign.audience_size == 16
 
 
+def test_fanout_skips_nobody_who_subscribes_inside_a_chunk_being_written(
+    make_campaign, make_list, subscribe, monkeypatch
+):
+    # A chunk's end is looked up before its rows are read: someone subscribing in between,
+    # inside the chunk's id range, makes it one person too many for the chunk's LIMIT. The
+    # cursor then goes on from the last row written, not from the range's end.
+    other, news = make_list("other"), make_list()
+    subscribe(other, 10)  # user0 … user9, in id order
+    subscribe(news, 1)
+    subscribe(news, 8, start=2)  # everyone but user1
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    real_end = fanout.audience_chunk_end
+    calls: list[int] = []
+
+    def end_then_someone_subscribes(campaign, *, after, size):
+        end = real_end(campaign, after=after, size=size)
+        if not calls:
+            subscribe(news, 1, start=1)  # user1, inside the first chunk's range
+        calls.append(size)
+        return end
+
+    monkeypatch.setattr(fanout, "audience_chunk_end", end_then_someone_subscribes)
+    assert fanout.fanout_run(campaign_id=campaign.pk, chunk=3) == 10
+    mailed = set(Message.objects.values_list("recipient__email", flat=True))
+    assert mailed == {f"user{i}@example.com" for i in range(10)}
+
+
 def test_fanout_starts_with_a_small_chunk_and_doubles_up_to_the_chunk_size(
     make_campaign, make_list, subscribe, monkeypatch
 ):
