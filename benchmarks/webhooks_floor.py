@@ -1,6 +1,6 @@
 """What a webhook costs, against its floors: the same signed events posted at four WSGI apps,
 each served by gunicorn as benchmarks/webhooks.py serves mailhub (2 workers, gthread, 4
-threads), one after the other, for --rounds rounds:
+threads, or each of --threads in turn), one after the other, for --rounds rounds:
 
 - `hello`: a bare WSGI app that reads the body and answers (gunicorn's own cost);
 - `floor`: a bare WSGI app doing the Svix check, the JSON parse and the INSERT … ON CONFLICT
@@ -11,6 +11,7 @@ threads), one after the other, for --rounds rounds:
   as every webhook was served before the door.
 
     python benchmarks/webhooks_floor.py [--events 10000] [--rounds 2]
+    python benchmarks/webhooks_floor.py --only door --threads 1 2 4 8   # gthread's threads
 
 No RQ worker runs: the events just wait (Redis is on; the door asks for processing there).
 Per app: gunicorn workers' CPU ms per request (robust to a shared machine), PostgreSQL
@@ -43,6 +44,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--only", nargs="*", choices=list(APPS), default=list(APPS))
+    parser.add_argument(
+        "--threads", nargs="*", type=int, default=[4], help="gthread threads (each in turn)"
+    )
     args = parser.parse_args()
 
     from queueing.resend.webhook_signing import new_secret
@@ -54,14 +58,15 @@ def main() -> None:
     reset_state()
     from django.db import connection
 
-    total = args.events * args.rounds * len(args.only) + 100 * len(args.only) * args.rounds
+    runs = [(name, threads) for name in args.only for threads in args.threads]
+    total = (args.events + 100) * args.rounds * len(runs)
     signer = Signer(secret, event_bodies(total, [("re_floor", "", "a@example.com")]))
-    server_args = argparse.Namespace(workers=2, worker_class="gthread", threads=4)
-    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in args.only}
+    results: dict[tuple[str, int], list[tuple[float, float, float]]] = {run: [] for run in runs}
     load = os.getloadavg()[0]
     for round_ in range(args.rounds):
-        for name in args.only:
+        for name, threads in runs:
             app, _ = APPS[name]
+            server_args = argparse.Namespace(workers=2, worker_class="gthread", threads=threads)
             with gunicorn(f"webhooks-{name}", app, "mailhub.settings", "", server_args) as server:
                 port = int(server.url.rsplit(":", 1)[1])
                 asyncio.run(closed_loop(port, signer, 100, args.concurrency))  # warm-up
@@ -76,20 +81,23 @@ def main() -> None:
             if answers.ok != args.events:
                 raise SystemExit(f"{name}: {answers.statuses} {answers.first_refusal}")
             per = 1000 / answers.ok
-            results[name].append((cpu * per, database * per, answers.ok / answers.seconds))
+            results[name, threads].append((cpu * per, database * per, answers.ok / answers.seconds))
             print(
-                f"round {round_ + 1} {name}: {cpu * per:.3f} ms gunicorn CPU, "
+                f"round {round_ + 1} {name} ({threads} threads): {cpu * per:.3f} ms gunicorn CPU, "
                 f"{answers.ok / answers.seconds:,.0f}/s",
                 file=sys.stderr,
                 flush=True,
             )
     print(f"{args.events:,} signed webhooks per app and round, {args.rounds} rounds, ")
-    print(f"gunicorn 2 x gthread (4 threads), 8 connections; load average before {load:.2f}")
-    print(f"{'app':8} {'gunicorn CPU ms/req':>20} {'PostgreSQL ms/req':>18} {'req/s':>8}  what")
-    for name in args.only:
-        rows = results[name]
+    print(f"gunicorn 2 x gthread, {args.concurrency} connections; load average before {load:.2f}")
+    print(
+        f"{'app':8} {'threads':>7} {'gunicorn CPU ms/req':>20} {'PostgreSQL ms/req':>18} "
+        f"{'req/s':>8}  what"
+    )
+    for name, threads in runs:
+        rows = results[name, threads]
         cpu, database, rate = (statistics.median(r[i] for r in rows) for i in range(3))
-        print(f"{name:8} {cpu:20.3f} {database:18.3f} {rate:8,.0f}  {APPS[name][1]}")
+        print(f"{name:8} {threads:7} {cpu:20.3f} {database:18.3f} {rate:8,.0f}  {APPS[name][1]}")
 
 
 if __name__ == "__main__":
