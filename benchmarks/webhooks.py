@@ -1,6 +1,6 @@
 """Resend's webhooks under load: signed events posted at mailhub's `POST /webhooks/resend`,
-served by gunicorn with 2 workers on PostgreSQL, while 2 real `rqworker` processes apply them
-to real messages (issue 13's targets in brackets).
+served by gunicorn with 2 workers (gthread, 8 threads) on PostgreSQL, while 2 real `rqworker`
+processes apply them to real messages (issue 13's targets in brackets).
 
     python benchmarks/webhooks.py                 # ~3 minutes; or: python benchmarks/run.py --only webhooks
     python benchmarks/webhooks.py --quick         # a smoke run: 500 messages, 6,000 events
@@ -360,7 +360,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8, help="burst connections")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="per gthread gunicorn worker")
+    parser.add_argument("--threads", type=int, default=8, help="per gthread gunicorn worker")
     parser.add_argument("--workers", type=int, default=2, help="rqworker processes")
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--quick", action="store_true")
