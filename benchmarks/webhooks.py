@@ -196,6 +196,7 @@ class Answers:
     errors: int = 0
     seconds: float = 0.0
     first_refusal: str = ""
+    first_error: str = ""
 
     @property
     def ok(self) -> int:
@@ -245,8 +246,9 @@ async def closed_loop(port: int, signer: Signer, count: int, concurrency: int) -
             started = time.perf_counter()
             try:
                 status, reusable, body = await _exchange(*conn, request)
-            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
                 answers.errors += 1
+                answers.first_error = answers.first_error or repr(exc)
                 conn[1].close()
                 conn = await asyncio.open_connection("127.0.0.1", port)
                 continue
@@ -283,8 +285,9 @@ async def open_loop(port: int, signer: Signer, rate: float, seconds: float) -> A
             if conn is None:
                 conn, used = await asyncio.open_connection("127.0.0.1", port), 0
             status, reusable, body = await _exchange(*conn, request)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
             answers.errors += 1
+            answers.first_error = answers.first_error or f"{exc!r} (new connection: {used == 0})"
             if conn is not None:
                 conn[1].close()
             return
@@ -453,6 +456,9 @@ def main() -> None:
     refusal = burst.first_refusal or latency.first_refusal or warm.first_refusal
     if refusal:
         log(f"first refusal: {refusal}")
+    for name, answers in (("warm-up", warm), ("open loop", latency), ("burst", burst)):
+        if answers.errors:
+            log(f"{name}: {answers.errors} socket errors, the first: {answers.first_error}")
     per_event = 1000 / max(burst.ok, 1)
     drain = f"{drained:.1f} s" if not left else f"not drained: {left:,} left after {drained:.0f} s"
     table = [

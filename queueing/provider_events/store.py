@@ -39,10 +39,10 @@ def webhook_event_store(*, svix_id: str, event: dict[str, Any], text: str | None
         if connection.in_atomic_block:
             raise
         # The connection kept from an earlier request was broken (the server restarted, an
-        # idle timeout): the webhook door skips Django's health check before each request
-        # (mailhub/webhook_door.py), so the insert is tried once more on a new connection;
-        # it is idempotent. Whether the first try committed is unknown: processing is
-        # asked for either way.
+        # idle timeout): no health check ran before this insert (the webhook door skips it,
+        # mailhub/webhook_door.py, and on PostgreSQL the plain cursor below never runs it),
+        # so the insert is tried once more on a new connection; it is idempotent. Whether
+        # the first try committed is unknown: processing is asked for either way.
         connection.close()
         new, asked = _insert(params), True
     if asked:
