@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from queueing import hooks
-from queueing.enqueue import request_event_processing
+from queueing.enqueue import late_events_window_left, request_event_processing
 from queueing.metrics import catalogue
 from queueing.metrics import tally as metrics
 from queueing.models import ProviderWebhookEvent
@@ -78,6 +78,18 @@ def process_pending(
             if only is None:
                 request_event_processing()
             return report
+
+
+def look_again(cleared: float, report: ProcessReport) -> bool:
+    """The processing job's last look, ASK_WINDOW_SECONDS or more after it cleared its flag
+    (at `cleared`): webhooks stored meanwhile may have relied on this job instead of asking
+    (queueing.enqueue.request_event_processing_soon), so if any event is still waiting,
+    besides the ones that failed here, another job is asked for. True if one was."""
+    wait = late_events_window_left(cleared)
+    if wait > 0:
+        time.sleep(wait)
+    waiting = pending().exclude(pk__in=list(report.errors)).exists()
+    return waiting and request_event_processing()
 
 
 def process_batch(
