@@ -270,6 +270,8 @@ class MessageAddress(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["address", "message"], name="message_address_idx"),
+            # Deleting messages (retention, forget_person) finds their rows by message.
+            models.Index(fields=["message"], name="message_address_message_idx"),
         ]
 
     def __str__(self) -> str:
