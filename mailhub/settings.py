@@ -244,16 +244,21 @@ MAILHUB_POSTAL_ADDRESS = env.str("MAILHUB_POSTAL_ADDRESS", default="")
 # Retention (manage.py purge_messages, and a run inside the workers at most once per
 # MAILHUB_PURGE_INTERVAL seconds across the fleet, for at most MAILHUB_PURGE_STEP_SECONDS; 0 =
 # no periodic run). Ages are durations (90d, 12w, 24h): messages older than MAILHUB_PURGE_AFTER
-# lose bodies, headers and attachments; those older than MAILHUB_PURGE_DELETE_AFTER are deleted
-# ("never": kept), and no command deletes younger ones; processed webhook events and finished
+# lose bodies, headers and attachments; those older than MAILHUB_PURGE_DELETE_AFTER may be deleted
+# (by `--delete`, or by the workers' run only with MAILHUB_PURGE_PERIODIC_DELETE; "never": kept),
+# and nothing deletes younger ones. No age under the retry window plus a day (48 h at least)
+# is accepted for messages, none under 24 h for webhooks (queueing/retention/policy.py). Processed webhook events and finished
 # forwarded deliveries go after MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER. Rows per batch (one short
 # transaction each) and a pause between batches to leave the database to the send path.
 # forget_person keeps an erased address only as HMAC-SHA256 under this key (recipients.forgotten);
-# empty: a key derived from SECRET_KEY (then SECRET_KEY_FALLBACKS must keep old keys while any
-# hash made under them should still block mail).
+# empty: a key derived from SECRET_KEY. Hashes under every key in MAILHUB_FORGET_KEY_FALLBACKS
+# and under the keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS keep matching: NEVER drop
+# an old key (it would silently lift those suppressions), keep it as a fallback.
 MAILHUB_FORGET_KEY = env.str("MAILHUB_FORGET_KEY", default="")
+MAILHUB_FORGET_KEY_FALLBACKS = env.list("MAILHUB_FORGET_KEY_FALLBACKS", default=[])
 MAILHUB_PURGE_AFTER = env.str("MAILHUB_PURGE_AFTER", default="90d")
 MAILHUB_PURGE_DELETE_AFTER = env.str("MAILHUB_PURGE_DELETE_AFTER", default="365d")
+MAILHUB_PURGE_PERIODIC_DELETE = env.bool("MAILHUB_PURGE_PERIODIC_DELETE", default=False)
 MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER = env.str("MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER", default="30d")
 MAILHUB_PURGE_BATCH_SIZE = env.int("MAILHUB_PURGE_BATCH_SIZE", default=500)
 MAILHUB_PURGE_PAUSE_SECONDS = env.float("MAILHUB_PURGE_PAUSE_SECONDS", default=0.0)

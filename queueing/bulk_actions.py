@@ -43,6 +43,10 @@ SKIP_REASONS = {
         "copy). Send them again as new messages: --send-again-as-new, or the admin action "
         '"Send selected again as new messages"'
     ),
+    "content_purged": (
+        "their content was purged (retention, or their recipient was erased): a retry would "
+        "send an empty email"
+    ),
     "already_sent_again": "already sent again as a new message (each is sent again once only)",
     "not_sendable_again": "cannot be sent again as new messages (campaign messages, or never rendered)",
     "changed_meanwhile": "changed meanwhile (a worker or a person moved them first)",
@@ -97,12 +101,14 @@ def retry_preview(selection: MessageFilter) -> BulkReport:
     coded = batch_member | Q(
         failure_code__in=[FailureCode.IDEMPOTENCY_CONFLICT, FailureCode.PROVIDER_FAILED]
     )
-    past = ~coded & Q(first_attempt_at__lt=window)
+    purged = ~coded & Q(content_purged_at__isnull=False)
+    past = ~coded & Q(content_purged_at__isnull=True, first_attempt_at__lt=window)
     figures = selection.queryset().aggregate(
         matched=Count("pk"),
         batch_member=Count("pk", filter=batch_member),
         idempotency_conflict=Count("pk", filter=conflict),
         provider_failed=Count("pk", filter=provider),
+        content_purged=Count("pk", filter=purged),
         past_retry_window=Count("pk", filter=past),
     )
     report = BulkReport(matched=figures.pop("matched"))
@@ -127,6 +133,8 @@ def _retry_skip_reason(message: Message, window_start) -> str:
         return "batch_member"
     if message.failure_code in (FailureCode.IDEMPOTENCY_CONFLICT, FailureCode.PROVIDER_FAILED):
         return str(message.failure_code)
+    if message.content_purged_at is not None:
+        return "content_purged"
     if message.first_attempt_at is not None and message.first_attempt_at < window_start:
         return "past_retry_window"
     return ""

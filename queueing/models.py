@@ -251,6 +251,14 @@ class Message(models.Model):
             models.Index(
                 fields=["provider_id"], condition=~Q(provider_id=""), name="message_provider_idx"
             ),
+            # The retention's blank pass walks the rows not yet blanked by id; rows blanked by
+            # earlier runs drop out (content_purged_at is set once, so sends' updates are
+            # unaffected beyond the insert).
+            models.Index(
+                fields=["id"],
+                condition=Q(content_purged_at__isnull=True),
+                name="message_unpurged_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -325,6 +333,8 @@ class SendBatch(models.Model):
                 condition=Q(status="sending"),
                 name="batch_sending_lease_idx",
             ),
+            # The retention's batch pass: where its walk stops (set once, at insert).
+            models.Index(fields=["created_at"], name="batch_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -575,6 +585,12 @@ class ProviderWebhookEvent(models.Model):
                 fields=["id"],
                 condition=Q(processed_at__isnull=True),
                 name="webhook_unprocessed_idx",
+            ),
+            # The retention's webhook pass: where its walk over processed events stops.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(processed_at__isnull=False),
+                name="webhook_processed_received_idx",
             ),
         ]
 

@@ -260,7 +260,9 @@ def message_retry(*, message: Message, actor: AbstractBaseUser | None = None) ->
         updated = state_machine.move(
             # The refusal again, in the statement: the row may have changed since it was read
             # (a provider `failed` event processed meanwhile).
-            Message.objects.filter(pk=message.pk, batch__isnull=True)
+            Message.objects.filter(
+                pk=message.pk, batch__isnull=True, content_purged_at__isnull=True
+            )
             .exclude(failure_code__in=list(RETRY_REFUSALS))
             .exclude(first_attempt_at__lt=retry_window_start(now)),
             MessageStatus.QUEUED,
@@ -292,6 +294,11 @@ RETRY_REFUSALS = {
 }
 
 
+CONTENT_PURGED = (
+    "its content was purged (retention, or its recipient was erased), so a retry would send "
+    "an empty email"
+)
+
 PAST_RETRY_WINDOW = (
     "its first attempt was more than the retry window (MAILHUB_RETRY_WINDOW_SECONDS) ago and "
     "Resend forgets idempotency keys after 24 h, so a retry could deliver a second copy; "
@@ -303,6 +310,10 @@ def retry_refusal(message: Message, *, now: datetime | None = None) -> str:
     """Why `message` may not be retried by hand ("" if it may, as far as its row says)."""
     if message.batch_id is not None:
         return "it is a member of a batch, which only ever goes again as that batch"
+    if message.content_purged_at is not None:
+        # Its body is gone (retention, or its recipient was erased): a retry would send an
+        # empty email.
+        return CONTENT_PURGED
     if refusal := RETRY_REFUSALS.get(message.failure_code, ""):
         return refusal
     if retry_window_passed(message.first_attempt_at, now or timezone.now()):

@@ -6,9 +6,11 @@ The hash (HMAC-SHA256 of the canonical address) is stored in Suppression.email a
 address filter asks for an address and its hash in one `IN (…)`. "forgotten:" cannot begin an
 address mailhub stores (no `@`, and a colon is refused outside quotes, which are refused too).
 
-The key is MAILHUB_FORGET_KEY, or one derived from SECRET_KEY when that is empty; keys in
-SECRET_KEY_FALLBACKS are still checked, so rotating SECRET_KEY keeps old hashes working for as
-long as the old key stays a fallback. Set MAILHUB_FORGET_KEY to keep them for good."""
+New hashes are made with MAILHUB_FORGET_KEY, or a key derived from SECRET_KEY when that is
+empty. Every other key a hash may have been made with is still checked: MAILHUB_FORGET_KEY_FALLBACKS
+and the keys derived from SECRET_KEY and SECRET_KEY_FALLBACKS (hashes made before
+MAILHUB_FORGET_KEY was set). A key that stops being checked silently lifts the suppressions made
+under it, so a key is never dropped, only kept as a fallback (docs/OPERATIONS.md)."""
 
 import hashlib
 import hmac
@@ -19,13 +21,15 @@ PREFIX = "forgotten:"
 
 
 def _keys() -> list[bytes]:
-    if settings.MAILHUB_FORGET_KEY:
-        return [settings.MAILHUB_FORGET_KEY.encode()]
+    """The key new hashes are made with first, then every key older hashes may use."""
+    own = [settings.MAILHUB_FORGET_KEY, *settings.MAILHUB_FORGET_KEY_FALLBACKS]
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
     # A key of its own for this one use, derived from the secret (never the secret itself).
-    return [
+    derived = [
         hmac.new(s.encode(), b"mailhub.forget_person", hashlib.sha256).digest() for s in secrets
     ]
+    keys = [k.encode() for k in own if k] + derived
+    return list(dict.fromkeys(keys))
 
 
 def forgotten_label(address: str) -> str:

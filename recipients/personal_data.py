@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from audit.services import audit_entries_scrub, audit_record
 from queueing.personal_data import ERASED, messages_export, messages_forget, person_message_ids
-from recipients.forgotten import forgotten_label
+from recipients.forgotten import forgotten_label, forgotten_labels
 from recipients.models import (
     Recipient,
     SoftBounce,
@@ -128,7 +128,7 @@ def export_person(*, email: str, max_messages: int = 10_000) -> dict[str, Any]:
     message_ids = person_message_ids(address, [recipient.pk] if recipient else [])
     if (
         not _held(address, recipient, message_ids)
-        and not Suppression.objects.filter(email=forgotten_label(address)).exists()
+        and not Suppression.objects.filter(email__in=list(forgotten_labels({address}))).exists()
     ):
         raise PersonNotFound(address)
     return {
@@ -142,7 +142,7 @@ def export_person(*, email: str, max_messages: int = 10_000) -> dict[str, Any]:
             .values("kind", "list__slug", "source", "detail", "created_at")
         ),
         "suppressions": list(
-            Suppression.objects.filter(email__in=[address, forgotten_label(address)]).values(
+            Suppression.objects.filter(email__in=[address, *forgotten_labels({address})]).values(
                 "email", "reason", "scope", "note", "created_at"
             )
         ),

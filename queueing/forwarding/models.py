@@ -99,6 +99,18 @@ class WebhookDelivery(models.Model):
             ),
             # The admin's delivery log of one endpoint, newest first.
             models.Index(fields=["endpoint", "-id"], name="webhook_delivery_log_idx"),
+            # Deleting messages clears this link (SET NULL): found here, not by a scan.
+            models.Index(
+                fields=["message"],
+                condition=Q(message__isnull=False),
+                name="webhook_delivery_message_idx",
+            ),
+            # The retention's delivery pass: where its walk over finished deliveries stops.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status__in=["delivered", "failed"]),
+                name="webhook_delivery_done_idx",
+            ),
         ]
 
     def __str__(self) -> str:

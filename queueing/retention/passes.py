@@ -1,5 +1,6 @@
 """The purge's passes. Each walks its table in primary-key order, a few rows at a time
-(MAILHUB_PURGE_BATCH_SIZE): the ids are picked by one short read (`… ORDER BY id LIMIT n`),
+(MAILHUB_PURGE_BATCH_SIZE), up to the first row well younger than its age (found on an index
+of the age column, migration 0015): the ids are picked by one short read (`… ORDER BY id LIMIT n`),
 then changed in a transaction of their own that re-checks the condition, so no lock is held
 for longer than one small batch and a row that changed meanwhile (a message retried) is left.
 
@@ -13,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -43,6 +45,24 @@ class Pass:
     label: str  # what its count means, for the summary
     candidates: Callable[[PurgePolicy], QuerySet | None]  # None: the pass is off
     apply: Callable[[list[int], PurgePolicy], Counter]
+    # Where the walk stops (None: the table's end): the first row created a margin after the
+    # cut-off, found on the age column's index, so the walk's last read does not scan every
+    # younger row to find there are no more. Ids follow creation up to clock skew between app
+    # servers and a transaction's length (the margin); a row out of order by more is taken by
+    # a later run, whose stop has moved past it.
+    stop_id: Callable[[PurgePolicy], int | None]
+
+
+WALK_MARGIN = timedelta(minutes=10)
+
+
+def _stop_id(rows: QuerySet, column: str, cutoff) -> int | None:
+    return (
+        rows.filter(**{f"{column}__gte": cutoff + WALK_MARGIN})
+        .order_by(column)
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 @dataclass
@@ -67,28 +87,48 @@ def _delete_candidates(policy: PurgePolicy) -> QuerySet | None:
 
 
 def _delete_apply(ids: list[int], policy: PurgePolicy) -> Counter:
+    # Locked, and the status re-checked by the locking read itself (PostgreSQL re-evaluates
+    # the WHERE on a row changed meanwhile): a message retried since it was picked is left,
+    # and one a retry holds now is skipped, not waited for. SQLite serialises writers.
     rows = _old_messages(policy.delete_before).filter(pk__in=ids)
-    kept = list(rows.values_list("pk", flat=True))  # still final: locked by the deletes below
+    kept = list(rows.select_for_update(skip_locked=True).values_list("pk", flat=True))
     events = MessageEvent.objects.filter(message_id__in=kept).delete()[0]
     attachments = MessageAttachment.objects.filter(message_id__in=kept).delete()[0]
     # Links to the messages from raw events and forwarded deliveries are cleared (SET_NULL).
-    deleted = Message.objects.filter(pk__in=kept).delete()[1].get(Message._meta.label, 0)
+    deleted = (
+        Message.objects.filter(pk__in=kept)
+        .exclude(status__in=PENDING_STATUSES)
+        .delete()[1]
+        .get(Message._meta.label, 0)
+    )
     return Counter(rows=deleted, events=events, attachments=attachments)
+
+
+def _delete_stop_id(policy: PurgePolicy) -> int | None:
+    return _stop_id(Message.objects.all(), "created_at", policy.delete_before)
 
 
 # --- messages past the purge age: bodies, headers and attachments blanked ---
 
 
 def _blank_candidates(policy: PurgePolicy) -> QuerySet:
+    # Walked on message_unpurged_idx (ids of rows not yet blanked): rows blanked by earlier
+    # runs are not read again.
     return _old_messages(policy.blank_before).filter(content_purged_at__isnull=True)
+
+
+def _blank_stop_id(policy: PurgePolicy) -> int | None:
+    return _stop_id(Message.objects.all(), "created_at", policy.blank_before)
 
 
 def _blank_apply(ids: list[int], policy: PurgePolicy) -> Counter:
     rows = _blank_candidates(policy).filter(pk__in=ids)
-    kept = list(rows.select_for_update().values_list("pk", flat=True))
+    kept = list(rows.select_for_update(skip_locked=True).values_list("pk", flat=True))
     attachments = MessageAttachment.objects.filter(message_id__in=kept).delete()[0]
-    blanked = Message.objects.filter(pk__in=kept).update(
-        html="", text="", headers={}, content_purged_at=timezone.now()
+    blanked = (
+        Message.objects.filter(pk__in=kept)
+        .exclude(status__in=PENDING_STATUSES)
+        .update(html="", text="", headers={}, content_purged_at=timezone.now())
     )
     return Counter(rows=blanked, attachments=attachments)
 
@@ -98,6 +138,10 @@ def _blank_apply(ids: list[int], policy: PurgePolicy) -> Counter:
 
 def _batch_candidates(policy: PurgePolicy) -> QuerySet:
     return SendBatch.objects.filter(created_at__lt=policy.blank_before, status__in=FINAL_BATCH)
+
+
+def _batch_stop_id(policy: PurgePolicy) -> int | None:
+    return _stop_id(SendBatch.objects.all(), "created_at", policy.blank_before)
 
 
 def _batch_apply(ids: list[int], policy: PurgePolicy) -> Counter:
@@ -137,6 +181,11 @@ def _webhook_candidates(policy: PurgePolicy) -> QuerySet:
     )
 
 
+def _webhook_stop_id(policy: PurgePolicy) -> int | None:
+    done = ProviderWebhookEvent.objects.filter(processed_at__isnull=False)
+    return _stop_id(done, "received_at", policy.webhook_events_before)
+
+
 def _webhook_apply(ids: list[int], policy: PurgePolicy) -> Counter:
     return Counter(rows=_webhook_candidates(policy).filter(pk__in=ids).delete()[0])
 
@@ -145,6 +194,11 @@ def _delivery_candidates(policy: PurgePolicy) -> QuerySet:
     return WebhookDelivery.objects.filter(
         status__in=FINAL_DELIVERY, created_at__lt=policy.webhook_events_before
     )
+
+
+def _delivery_stop_id(policy: PurgePolicy) -> int | None:
+    done = WebhookDelivery.objects.filter(status__in=FINAL_DELIVERY)
+    return _stop_id(done, "created_at", policy.webhook_events_before)
 
 
 def _delivery_apply(ids: list[int], policy: PurgePolicy) -> Counter:
@@ -158,6 +212,11 @@ def _idempotency_candidates(policy: PurgePolicy) -> QuerySet:
     return ApiIdempotencyKey.objects.filter(created_at__lt=timezone.now() - IDEMPOTENCY_TTL)
 
 
+def _idempotency_stop_id(policy: PurgePolicy) -> int | None:
+    cutoff = timezone.now() - IDEMPOTENCY_TTL
+    return _stop_id(ApiIdempotencyKey.objects.all(), "created_at", cutoff)
+
+
 def _idempotency_apply(ids: list[int], policy: PurgePolicy) -> Counter:
     return Counter(rows=_idempotency_candidates(policy).filter(pk__in=ids).delete()[0])
 
@@ -165,14 +224,15 @@ def _idempotency_apply(ids: list[int], policy: PurgePolicy) -> Counter:
 # In this order: rows about to be deleted are not blanked first; batches go once their
 # members are deleted or blanked.
 PASSES = (
-    Pass("delete", "messages deleted", _delete_candidates, _delete_apply),
-    Pass("blank", "messages blanked", _blank_candidates, _blank_apply),
-    Pass("batches", "send batches deleted", _batch_candidates, _batch_apply),
-    Pass("webhook_events", "processed webhook events deleted", _webhook_candidates, _webhook_apply),
+    Pass("delete", "messages deleted", _delete_candidates, _delete_apply, _delete_stop_id),
+    Pass("blank", "messages blanked", _blank_candidates, _blank_apply, _blank_stop_id),
+    Pass("batches", "send batches deleted", _batch_candidates, _batch_apply, _batch_stop_id),
+    Pass("webhook_events", "processed webhook events deleted", _webhook_candidates, _webhook_apply,
+         _webhook_stop_id),
     Pass("webhook_deliveries", "finished webhook deliveries deleted", _delivery_candidates,
-         _delivery_apply),
+         _delivery_apply, _delivery_stop_id),
     Pass("idempotency_keys", "API idempotency records deleted", _idempotency_candidates,
-         _idempotency_apply),
+         _idempotency_apply, _idempotency_stop_id),
 )  # fmt: skip
 
 
@@ -189,16 +249,18 @@ def run_pass(
     after_batch: Callable[[int], None] = lambda n: None,
     deadline: float | None = None,
 ) -> PassResult:
-    """Walk the pass's rows in primary-key order, a batch per transaction. `after_batch` is
-    called with each batch's size (progress, the lock's renewal); `deadline` (monotonic) stops
-    it between batches."""
+    """Walk the pass's rows in primary-key order up to its last id, a batch per transaction.
+    `after_batch` is called with each batch's size (progress, the lock's renewal); `deadline`
+    (monotonic) stops it between batches, after the first (so every pass moves each run)."""
     result = PassResult(p.name, p.label)
     rows = p.candidates(policy)
     if rows is None:
         return result
+    if (stop := p.stop_id(policy)) is not None:
+        rows = rows.filter(pk__lt=stop)
     last = 0
     while True:
-        if deadline is not None and time.monotonic() > deadline:
+        if result.batches and deadline is not None and time.monotonic() > deadline:
             result.stopped = "time budget used up; the next run goes on"
             return result
         ids = list(

@@ -1,6 +1,6 @@
 """The purge inside the workers: a reconcile step that runs it at most once per
 MAILHUB_PURGE_INTERVAL across the fleet (a Redis SET NX key with that expiry; a flushed Redis
-only means one run early), for at most MAILHUB_PURGE_STEP_SECONDS, so a worker is never away
+only means one run early), for at most MAILHUB_PURGE_STEP_SECONDS shared between the passes, so a worker is never away
 from its queues for long. What is left waits for the next run. No cron."""
 
 import logging
@@ -33,9 +33,14 @@ def periodic_purge() -> dict[str, int]:
             return {}
         rules = policy()
         with PurgeLock(owner) as lock:
-            deadline = time.monotonic() + float(settings.MAILHUB_PURGE_STEP_SECONDS)
+            end = time.monotonic() + float(settings.MAILHUB_PURGE_STEP_SECONDS)
             figures = {}
-            for p in PASSES:
+            for i, p in enumerate(PASSES):
+                # Each pass gets an equal share of the time left (a pass that finishes early
+                # leaves its share to the next), and at least one batch: a backlog in one pass
+                # never starves the others.
+                share = max(0.0, end - time.monotonic()) / (len(PASSES) - i)
+                deadline = time.monotonic() + share
                 result = run_pass(p, rules, after_batch=lambda n: lock.renew(), deadline=deadline)
                 if result.rows:
                     figures[f"purge_{p.name}"] = result.rows

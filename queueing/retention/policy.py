@@ -32,6 +32,29 @@ def setting_age(name: str) -> timedelta | None:
         raise FilterError(f"The setting {exc}") from None
 
 
+# A message younger than the retry window plus this margin may still be retried (by hand or by
+# the worker): blanking it would queue an empty email, and detaching it from its failed batch
+# would let it go alone under its own key (a possible second copy). Hence a floor of its own.
+RETRY_MARGIN = timedelta(hours=24)
+MIN_MESSAGE_AGE = timedelta(hours=48)
+# Resend retries a webhook for about 17.5 h (5 s, 5 min, 30 min, 2 h, 5 h, 10 h); a processed
+# event deleted before then would be taken as new when it comes again.
+MIN_WEBHOOK_AGE = timedelta(hours=24)
+
+
+def min_message_age() -> timedelta:
+    window = timedelta(seconds=float(settings.MAILHUB_RETRY_WINDOW_SECONDS))
+    return max(MIN_MESSAGE_AGE, window + RETRY_MARGIN)
+
+
+def _check_floor(age: timedelta, floor: timedelta, what: str, setting: str) -> None:
+    if age < floor:
+        raise FilterError(
+            f"{what} ({age}) is refused: it is younger than {floor} "
+            f"({setting}); a younger row may still be retried or received again."
+        )
+
+
 def policy(
     *,
     older_than: timedelta | None = None,
@@ -41,15 +64,24 @@ def policy(
 ) -> PurgePolicy:
     """The cut-offs: the settings' unless a command gives its own. Deleting younger rows than
     MAILHUB_PURGE_DELETE_AFTER allows, or rows younger than those it blanks, is refused
-    (FilterError): the setting is the floor a person at the command line cannot go under."""
+    (FilterError): the setting is the floor a person at the command line cannot go under. So are
+    ages under the retry window plus a day (min_message_age) and webhook ages under 24 h. The
+    periodic run deletes rows only with MAILHUB_PURGE_PERIODIC_DELETE."""
     now = now or timezone.now()
     blank_age = older_than or setting_age("MAILHUB_PURGE_AFTER")
     if blank_age is None:
         raise FilterError("MAILHUB_PURGE_AFTER is empty: give --older-than (e.g. 90d).")
+    message_floor = min_message_age()
+    _check_floor(
+        blank_age,
+        message_floor,
+        "--older-than" if older_than else "MAILHUB_PURGE_AFTER",
+        "MAILHUB_RETRY_WINDOW_SECONDS plus a day, at least 48 h",
+    )
     floor = setting_age("MAILHUB_PURGE_DELETE_AFTER")
     delete_age = None
-    if delete is None:  # the periodic run: as the settings say
-        delete_age = floor
+    if delete is None:  # the periodic run: deletes only when asked to (off by default)
+        delete_age = floor if settings.MAILHUB_PURGE_PERIODIC_DELETE else None
     elif delete:
         if floor is None:
             raise FilterError(
@@ -67,6 +99,12 @@ def policy(
             "bodies are blanked (--older-than); deleting is for the longer age."
         )
     webhook_age = setting_age("MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER") or timedelta(days=30)
+    _check_floor(
+        webhook_age,
+        MIN_WEBHOOK_AGE,
+        "MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER",
+        "Resend retries a webhook for about 17.5 h",
+    )
     return PurgePolicy(
         blank_before=now - blank_age,
         delete_before=now - delete_age if delete_age else None,
