@@ -17,7 +17,9 @@ import redis
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Info, Tags, Warning, register
 
+from queueing.message_filters import FilterError
 from queueing.resend.webhooks import secret_problem
+from queueing.retention.policy import policy as purge_policy
 from queueing.startup import STARTUP
 
 
@@ -133,6 +135,16 @@ def check_production_settings(app_configs: Any = None, **kwargs: Any) -> list[Wa
                 hint="Keep the group render limit under half the lease (unset it to get a "
                 "quarter of the lease, at most 10 s).",
                 id="mailhub.W006",
+            )
+        )
+    try:
+        purge_policy()
+    except FilterError as exc:
+        warnings.append(
+            Warning(
+                f"Retention settings refused, so the workers purge nothing: {exc}",
+                hint="Fix the MAILHUB_PURGE_* setting named (docs/OPERATIONS.md, Retention).",
+                id="mailhub.W007",
             )
         )
     return warnings

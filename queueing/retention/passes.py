@@ -75,22 +75,26 @@ class PassResult:
     stopped: str = ""  # why it stopped before the end (time budget)
 
 
-def _old_messages(before) -> QuerySet:
-    return Message.objects.filter(created_at__lt=before).exclude(status__in=PENDING_STATUSES)
+def _old_messages(before, policy: PurgePolicy) -> QuerySet:
+    return (
+        Message.objects.filter(created_at__lt=before)
+        .exclude(status__in=PENDING_STATUSES)
+        .exclude(first_attempt_at__gte=policy.first_attempt_before)
+    )
 
 
 # --- messages past the longer age: deleted with their timeline and attachments ---
 
 
 def _delete_candidates(policy: PurgePolicy) -> QuerySet | None:
-    return None if policy.delete_before is None else _old_messages(policy.delete_before)
+    return None if policy.delete_before is None else _old_messages(policy.delete_before, policy)
 
 
 def _delete_apply(ids: list[int], policy: PurgePolicy) -> Counter:
     # Locked, and the status re-checked by the locking read itself (PostgreSQL re-evaluates
     # the WHERE on a row changed meanwhile): a message retried since it was picked is left,
     # and one a retry holds now is skipped, not waited for. SQLite serialises writers.
-    rows = _old_messages(policy.delete_before).filter(pk__in=ids)
+    rows = _old_messages(policy.delete_before, policy).filter(pk__in=ids)
     kept = list(rows.select_for_update(skip_locked=True).values_list("pk", flat=True))
     events = MessageEvent.objects.filter(message_id__in=kept).delete()[0]
     attachments = MessageAttachment.objects.filter(message_id__in=kept).delete()[0]
@@ -114,7 +118,7 @@ def _delete_stop_id(policy: PurgePolicy) -> int | None:
 def _blank_candidates(policy: PurgePolicy) -> QuerySet:
     # Walked on message_unpurged_idx (ids of rows not yet blanked): rows blanked by earlier
     # runs are not read again.
-    return _old_messages(policy.blank_before).filter(content_purged_at__isnull=True)
+    return _old_messages(policy.blank_before, policy).filter(content_purged_at__isnull=True)
 
 
 def _blank_stop_id(policy: PurgePolicy) -> int | None:
@@ -137,7 +141,9 @@ def _blank_apply(ids: list[int], policy: PurgePolicy) -> Counter:
 
 
 def _batch_candidates(policy: PurgePolicy) -> QuerySet:
-    return SendBatch.objects.filter(created_at__lt=policy.blank_before, status__in=FINAL_BATCH)
+    return SendBatch.objects.filter(
+        created_at__lt=policy.blank_before, status__in=FINAL_BATCH
+    ).exclude(first_attempt_at__gte=policy.first_attempt_before)
 
 
 def _batch_stop_id(policy: PurgePolicy) -> int | None:

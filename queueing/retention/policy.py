@@ -17,6 +17,9 @@ class PurgePolicy:
     delete_before: datetime | None
     # Processed raw webhook events received before this are deleted.
     webhook_events_before: datetime
+    # A message or batch first attempted since this may still be retried: left alone, however
+    # old its row (a message scheduled long ago, a batch held by a pause).
+    first_attempt_before: datetime
     batch_size: int
     pause_seconds: float
 
@@ -109,6 +112,7 @@ def policy(
         blank_before=now - blank_age,
         delete_before=now - delete_age if delete_age else None,
         webhook_events_before=now - webhook_age,
+        first_attempt_before=now - message_floor,
         batch_size=max(1, int(settings.MAILHUB_PURGE_BATCH_SIZE)),
         pause_seconds=max(0.0, float(settings.MAILHUB_PURGE_PAUSE_SECONDS)),
     )

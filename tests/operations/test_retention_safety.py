@@ -12,9 +12,10 @@ from django.core.management import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from mailhub.checks import check_production_settings
 from queueing.connection import get_redis
 from queueing.message_filters import FilterError
-from queueing.models import Message, MessageStatus, ProviderWebhookEvent
+from queueing.models import BatchStatus, Message, MessageStatus, ProviderWebhookEvent, SendBatch
 from queueing.reconciler import reconcile
 from queueing.retention.passes import PASSES
 from queueing.retention.periodic import DUE_KEY
@@ -134,3 +135,27 @@ def test_hashes_made_under_an_earlier_key_keep_blocking_mail(settings):
     blocked = suppressed_addresses(["ann@example.com", "bob@example.com"], marketing=False)
     assert set(blocked) == {"ann@example.com", "bob@example.com"}
     assert not suppressed_addresses(["cy@example.com"], marketing=False)
+
+
+def test_an_old_row_first_attempted_lately_is_left_alone():
+    # Created long ago (scheduled, or held by a pause), failed an hour ago: still retryable.
+    lately = timezone.now() - timedelta(hours=1)
+    member = aged(100, S.FAILED, first_attempt_at=lately)
+    alone = aged(100, S.FAILED, first_attempt_at=lately)
+    batch = SendBatch.objects.create(
+        idempotency_key="mailhub-batch-late", priority="bulk", status=BatchStatus.FAILED, size=1,
+        member_ids=[member.pk], first_attempt_at=lately,
+    )  # fmt: skip
+    Message.objects.filter(pk=member.pk).update(batch=batch)
+    SendBatch.objects.filter(pk=batch.pk).update(created_at=timezone.now() - timedelta(days=100))
+    out = run("--older-than", "90d")
+    assert "blank: nothing to do" in out and "batches: nothing to do" in out
+    assert Message.objects.get(pk=member.pk).batch_id == batch.pk
+    assert Message.objects.get(pk=alone.pk).text == "secret body"
+
+
+def test_the_check_names_a_retention_setting_under_the_floor(settings):
+    assert "mailhub.W007" not in {w.id for w in check_production_settings()}
+    settings.MAILHUB_PURGE_AFTER = "6h"
+    (warning,) = [w for w in check_production_settings() if w.id == "mailhub.W007"]
+    assert "MAILHUB_PURGE_AFTER" in warning.msg
