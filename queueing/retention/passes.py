@@ -1,8 +1,9 @@
 """The purge's passes. Each walks its table in primary-key order, a few rows at a time
 (MAILHUB_PURGE_BATCH_SIZE), up to the first row well younger than its age (found on an index
 of the age column, migration 0015): the ids are picked by one short read (`… ORDER BY id LIMIT n`),
-then changed in a transaction of their own that re-checks the condition, so no lock is held
-for longer than one small batch and a row that changed meanwhile (a message retried) is left.
+then locked (SKIP LOCKED on PostgreSQL) and changed in a transaction of their own that
+re-checks the condition, so no lock is held for longer than one small batch and a row that
+changed meanwhile, or that a retry holds (a message retried), is left.
 
 Never touched: messages still scheduled, queued or sending; suppressions (recipients' table,
 not queueing's); raw webhook events not yet processed; campaign counters and daily figures
