@@ -10,10 +10,12 @@ how long the purge holds each batch.
    the ratio.
 2. `purge_messages`' blank pass over old delivered messages (6 KB bodies), batch size 500:
    prints the rows per second and the longest batch transaction, which is how long the purge
-   holds any row lock.
+   holds any row lock; then the same pass again over the rows it blanked (nothing to do),
+   which the walk skips on message_unpurged_idx.
 """
 
 import argparse
+import dataclasses
 import time
 from datetime import timedelta
 
@@ -91,13 +93,21 @@ def main() -> None:
         longest = max(longest, time.perf_counter() - start)
         return counts
 
-    timed_pass = blank.__class__(blank.name, blank.label, blank.candidates, apply_timed)
+    timed_pass = dataclasses.replace(blank, apply=apply_timed)
     start = time.perf_counter()
     result = run_pass(timed_pass, rules)
     elapsed = time.perf_counter() - start
     print(
         f"blank pass: {result.rows:,} messages in {result.batches} batches, {elapsed:.1f} s "
         f"({result.rows / elapsed:,.0f} rows/s); longest batch transaction {longest * 1000:.0f} ms"
+    )
+    # A later run over the same, already blanked rows: the walk skips them (message_unpurged_idx)
+    # and stops at the first young row, so it costs a few index reads, not a pass over the table.
+    start = time.perf_counter()
+    again = run_pass(blank, rules)
+    print(
+        f"blank pass again over {args.messages:,} blanked rows: {again.rows} rows, "
+        f"{(time.perf_counter() - start) * 1000:.1f} ms"
     )
 
 
