@@ -247,7 +247,7 @@ MAILHUB_POSTAL_ADDRESS = env.str("MAILHUB_POSTAL_ADDRESS", default="")
 # lose bodies, headers and attachments; those older than MAILHUB_PURGE_DELETE_AFTER may be deleted
 # (by `--delete`, or by the workers' run only with MAILHUB_PURGE_PERIODIC_DELETE; "never": kept),
 # and nothing deletes younger ones. No age under the retry window plus a day (48 h at least)
-# is accepted for messages, none under 24 h for webhooks (queueing/retention/policy.py). Processed webhook events and finished
+# is accepted for messages, none under 48 h for webhooks (queueing/retention/policy.py). Processed webhook events and finished
 # forwarded deliveries go after MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER. Rows per batch (one short
 # transaction each) and a pause between batches to leave the database to the send path.
 # forget_person keeps an erased address only as HMAC-SHA256 under this key (recipients.forgotten);

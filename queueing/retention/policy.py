@@ -40,9 +40,10 @@ def setting_age(name: str) -> timedelta | None:
 # would let it go alone under its own key (a possible second copy). Hence a floor of its own.
 RETRY_MARGIN = timedelta(hours=24)
 MIN_MESSAGE_AGE = timedelta(hours=48)
-# Resend retries a webhook for about 17.5 h (5 s, 5 min, 30 min, 2 h, 5 h, 10 h); a processed
-# event deleted before then would be taken as new when it comes again.
-MIN_WEBHOOK_AGE = timedelta(hours=24)
+# Resend retries a webhook for about 27.5 h (its docs: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and
+# 10 h more after the first try); a processed event deleted before then would be taken as new
+# when it comes again. With a margin:
+MIN_WEBHOOK_AGE = timedelta(hours=48)
 
 
 def min_message_age() -> timedelta:
@@ -68,7 +69,7 @@ def policy(
     """The cut-offs: the settings' unless a command gives its own. Deleting younger rows than
     MAILHUB_PURGE_DELETE_AFTER allows, or rows younger than those it blanks, is refused
     (FilterError): the setting is the floor a person at the command line cannot go under. So are
-    ages under the retry window plus a day (min_message_age) and webhook ages under 24 h. The
+    ages under the retry window plus a day (min_message_age) and webhook ages under 48 h. The
     periodic run deletes rows only with MAILHUB_PURGE_PERIODIC_DELETE."""
     now = now or timezone.now()
     blank_age = older_than or setting_age("MAILHUB_PURGE_AFTER")
@@ -106,7 +107,7 @@ def policy(
         webhook_age,
         MIN_WEBHOOK_AGE,
         "MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER",
-        "Resend retries a webhook for about 17.5 h",
+        "Resend retries a webhook for about 27.5 h; at least 48 h",
     )
     return PurgePolicy(
         blank_before=now - blank_age,

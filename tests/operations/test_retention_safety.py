@@ -48,7 +48,7 @@ def test_the_floor_follows_the_retry_window_and_covers_the_settings(settings):
     with pytest.raises(FilterError, match="MAILHUB_PURGE_AFTER"):
         policy()
     settings.MAILHUB_PURGE_AFTER = "90d"
-    settings.MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER = "12h"
+    settings.MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER = "30h"
     with pytest.raises(FilterError, match="MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER"):
         policy()
 
