@@ -170,3 +170,12 @@ def test_cancel_cancels_unsent_in_batches_and_skips_batch_members():
     event = MessageEvent.objects.filter(message=later, kind=EventKind.CANCELLED).get()
     assert event.detail.startswith("wrong template by command cancel_messages (")
     assert AuditEntry.objects.filter(action="message.cancel").count() == 5
+
+
+def test_requeue_skips_messages_whose_content_was_purged():
+    purged = failed(content_purged_at=timezone.now(), html="", text="")
+    out = run("requeue_messages", "--status", "failed", "--dry-run")
+    assert "to retry: 0" in out and "content was purged" in out
+    out = run("requeue_messages", "--status", "failed")
+    assert "content was purged" in out and f"#{purged.pk}" in out
+    assert Message.objects.get(pk=purged.pk).status == S.FAILED
