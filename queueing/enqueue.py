@@ -11,6 +11,7 @@ reconciler asks again once Redis answers.
 import contextlib
 import logging
 import os
+from datetime import timedelta
 
 import django_rq
 import redis
@@ -46,16 +47,23 @@ def queue_named(name: str) -> Queue:
     return queue
 
 
-def enqueue_once(flag: str, queue_name: str, func: str, *args: object, what: str) -> bool:
+def enqueue_once(
+    flag: str, queue_name: str, func: str, *args: object, what: str, delay: float = 0
+) -> bool:
     """Make sure one job `func(*args)` is waiting on `queue_name`, kept to one by the Redis
     `flag` (the job clears it when it starts: `job_started`); True if this call enqueued it.
+    `delay` > 0: the job goes to the scheduler (workers run `--with-scheduler`) and reaches
+    the queue that many seconds later; the flag stays set meanwhile, so nothing adds another.
     Redis being unreachable is logged, saying what waits (`what`), never raised."""
     try:
         if not get_redis().set(flag, "1", nx=True, ex=FLAG_TTL):
             return False
-        queue_named(queue_name).enqueue(
-            func, *args, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
-        )
+        options = {"job_timeout": JOB_TIMEOUT, "result_ttl": 0, "failure_ttl": 86400}
+        queue = queue_named(queue_name)
+        if delay > 0:
+            queue.enqueue_in(timedelta(seconds=delay), func, *args, **options)
+        else:
+            queue.enqueue(func, *args, **options)
         return True
     except redis.RedisError as exc:
         log.warning("Redis unreachable; %s for the reconciler: %s", what, exc)
@@ -102,8 +110,30 @@ EVENTS_FLAG = "mailhub:events:waiting"
 def request_event_processing() -> bool:
     """Make sure one job processing stored webhooks is waiting; True if this call enqueued it.
     A burst of webhooks enqueues one job; Redis being down is logged (the reconciler asks
-    again for events left unprocessed)."""
-    return enqueue_once(EVENTS_FLAG, EVENTS_QUEUE, EVENTS_FUNC, what="stored webhooks wait")
+    again for events left unprocessed).
+
+    Fair to bulk sending: RQ serves `transactional events bulk` in that order, so under a
+    steady trickle of webhooks (each asks again once the last job has started) an `events`
+    job would always be waiting and a worker would never reach `bulk`: a campaign starves.
+    So while a bulk drain waits, the job goes through the scheduler and reaches the queue
+    MAILHUB_EVENTS_YIELD_SECONDS later: the waiting drain runs first (a drain stops after
+    its ~10 s budget and asks again), then the events that gathered meanwhile, in one job.
+    Events wait a few seconds more only while a campaign sends; none is lost (the flag
+    keeps one job scheduled, the reconciler asks again for any left unprocessed)."""
+    return enqueue_once(
+        EVENTS_FLAG,
+        EVENTS_QUEUE,
+        EVENTS_FUNC,
+        what="stored webhooks wait",
+        delay=settings.MAILHUB_EVENTS_YIELD_SECONDS if _bulk_waits() else 0,
+    )
+
+
+def _bulk_waits() -> bool:
+    try:
+        return bool(queue_for(Priority.BULK).count)
+    except redis.RedisError:
+        return False  # enqueue_once logs Redis being down
 
 
 def event_processing_started() -> None:
