@@ -90,7 +90,7 @@ def test_draft_shows_audience_preview_test_and_send(client_as, campaign_of):
     for url in ("preview", "test", "send"):
         assert reverse(f"admin:campaigns_campaign_{url}", args=[campaign.pk]) in page
     assert has_save(page) and has_delete(page)
-    assert "campaign-progress" not in page and "data-progress-url" not in page
+    assert "mh-progress" not in page and "data-progress-url" not in page
     for internal in INTERNAL:
         assert internal not in page, internal
 
@@ -201,7 +201,11 @@ def test_no_bulk_delete_on_the_list(client_as, campaign_of):
     client = client_as("superuser")
     url = reverse("admin:campaigns_campaign_changelist")
     page = client.get(url).content.decode()
-    assert "delete_selected" not in page and "campaign-badge-sent" in page
+    assert (
+        "delete_selected" not in page
+        and '<span class="mh-badge mh-badge--success">Sent</span>' in page
+    )
+    assert '<time class="mh-time mh-time--short" datetime="' in page  # the shared local time
     client.post(url, {"action": "delete_selected", "_selected_action": [campaign.pk]})
     assert Campaign.objects.filter(pk=campaign.pk).exists()
 
