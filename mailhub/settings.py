@@ -204,9 +204,6 @@ RESEND_BATCH_VALIDATION = env.str("RESEND_BATCH_VALIDATION", default="permissive
 # Seconds a processing job waits for more webhooks when less than half a batch is waiting
 # (a burst is applied in batches, not a few events at a time); 0 = never wait.
 MAILHUB_EVENTS_GATHER_SECONDS = env.float("MAILHUB_EVENTS_GATHER_SECONDS", default=0.25)
-# Seconds a processing job is put off (through the scheduler) while a bulk drain waits, so a
-# steady trickle of webhooks cannot keep workers from campaigns (queueing/enqueue.py).
-MAILHUB_EVENTS_YIELD_SECONDS = env.float("MAILHUB_EVENTS_YIELD_SECONDS", default=2.0)
 RESEND_WEBHOOK_SECRETS = [
     s.strip() for s in env.list("RESEND_WEBHOOK_SECRETS", default=[]) if s.strip()
 ]

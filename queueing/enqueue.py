@@ -11,7 +11,6 @@ reconciler asks again once Redis answers.
 import contextlib
 import logging
 import os
-from datetime import timedelta
 
 import django_rq
 import redis
@@ -47,23 +46,16 @@ def queue_named(name: str) -> Queue:
     return queue
 
 
-def enqueue_once(
-    flag: str, queue_name: str, func: str, *args: object, what: str, delay: float = 0
-) -> bool:
+def enqueue_once(flag: str, queue_name: str, func: str, *args: object, what: str) -> bool:
     """Make sure one job `func(*args)` is waiting on `queue_name`, kept to one by the Redis
     `flag` (the job clears it when it starts: `job_started`); True if this call enqueued it.
-    `delay` > 0: the job goes to the scheduler (workers run `--with-scheduler`) and reaches
-    the queue that many seconds later; the flag stays set meanwhile, so nothing adds another.
     Redis being unreachable is logged, saying what waits (`what`), never raised."""
     try:
         if not get_redis().set(flag, "1", nx=True, ex=FLAG_TTL):
             return False
-        options = {"job_timeout": JOB_TIMEOUT, "result_ttl": 0, "failure_ttl": 86400}
-        queue = queue_named(queue_name)
-        if delay > 0:
-            queue.enqueue_in(timedelta(seconds=delay), func, *args, **options)
-        else:
-            queue.enqueue(func, *args, **options)
+        queue_named(queue_name).enqueue(
+            func, *args, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
+        )
         return True
     except redis.RedisError as exc:
         log.warning("Redis unreachable; %s for the reconciler: %s", what, exc)
@@ -93,6 +85,10 @@ def request_drain(priority: str) -> bool:
 
 def drain_started(priority: str) -> None:
     job_started(drain_flag(priority))
+    if priority == Priority.BULK:
+        # Bulk had its turn: events go ahead of it again (request_event_processing).
+        with contextlib.suppress(redis.RedisError):
+            get_redis().delete(EVENTS_STREAK)
 
 
 def request_drain_on_commit(priority: str) -> None:
@@ -107,6 +103,12 @@ EVENTS_FUNC = "queueing.jobs.process_provider_events"
 EVENTS_FLAG = "mailhub:events:waiting"
 
 
+# Events jobs started in a row while a bulk drain waited; at this many, the next one queues
+# behind that drain (a drain's start clears the count).
+EVENTS_STREAK = "mailhub:events:ahead-of-bulk"
+EVENTS_AHEAD_OF_BULK = 3
+
+
 def request_event_processing() -> bool:
     """Make sure one job processing stored webhooks is waiting; True if this call enqueued it.
     A burst of webhooks enqueues one job; Redis being down is logged (the reconciler asks
@@ -115,29 +117,38 @@ def request_event_processing() -> bool:
     Fair to bulk sending: RQ serves `transactional events bulk` in that order, so under a
     steady trickle of webhooks (each asks again once the last job has started) an `events`
     job would always be waiting and a worker would never reach `bulk`: a campaign starves.
-    So while a bulk drain waits, the job goes through the scheduler and reaches the queue
-    MAILHUB_EVENTS_YIELD_SECONDS later: the waiting drain runs first (a drain stops after
-    its ~10 s budget and asks again), then the events that gathered meanwhile, in one job.
-    Events wait a few seconds more only while a campaign sends; none is lost (the flag
-    keeps one job scheduled, the reconciler asks again for any left unprocessed)."""
+    Events keep their place ahead of bulk (a bounce is applied before the next campaign's
+    mail goes), but once EVENTS_AHEAD_OF_BULK jobs in a row have started while a drain
+    waited, the next joins the `bulk` queue behind that drain: the drain runs (about 10 s at
+    most), then the events gathered meanwhile, in one job. None is lost (the flag keeps one
+    job waiting; the reconciler asks again for any left unprocessed), and no scheduler is
+    needed: a burst worker serves it too."""
     return enqueue_once(
         EVENTS_FLAG,
-        EVENTS_QUEUE,
+        "bulk" if _events_yield_to_bulk() else EVENTS_QUEUE,
         EVENTS_FUNC,
         what="stored webhooks wait",
-        delay=settings.MAILHUB_EVENTS_YIELD_SECONDS if _bulk_waits() else 0,
     )
 
 
 def _bulk_waits() -> bool:
+    return bool(queue_for(Priority.BULK).count)
+
+
+def _events_yield_to_bulk() -> bool:
     try:
-        return bool(queue_for(Priority.BULK).count)
+        streak = int(get_redis().get(EVENTS_STREAK) or 0)
+        return streak >= EVENTS_AHEAD_OF_BULK and _bulk_waits()
     except redis.RedisError:
         return False  # enqueue_once logs Redis being down
 
 
 def event_processing_started() -> None:
     job_started(EVENTS_FLAG)
+    with contextlib.suppress(redis.RedisError):
+        if _bulk_waits():
+            pipe = get_redis().pipeline()
+            pipe.incr(EVENTS_STREAK).expire(EVENTS_STREAK, FLAG_TTL).execute()
 
 
 def request_event_processing_on_commit() -> None:

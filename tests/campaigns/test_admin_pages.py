@@ -6,8 +6,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -22,20 +20,9 @@ INTERNAL = ("fanout_cursor", "Fanout", "frozen_body", "Frozen", "heartbeat", "id
 
 
 @pytest.fixture
-def client_as(db):
-    """A signed-in client for a role (a group from mailhub/roles.py) or "superuser"."""
-
-    def make(role: str) -> Client:
-        user = get_user_model().objects.create_user(
-            role, password="pw", is_staff=True, is_superuser=role == "superuser"
-        )
-        if role != "superuser":
-            user.groups.add(Group.objects.get(name=role))
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
+def client_as(db, client_as):
+    """tests/conftest.py's signed-in client, with the database these pages need."""
+    return client_as
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 in that order), a campaign waiting in `bulk`, and a steady trickle of signed webhooks posted
 to the real endpoint. Both make progress: the campaign is sent while the trickle goes on,
 and the events are processed while it goes on too (queueing/enqueue.py
-`request_event_processing`: while bulk work waits, the events job is put off through the
-scheduler)."""
+`request_event_processing`: after a few events jobs in a row kept a drain waiting, the next
+one queues behind it)."""
 
 import time
 
@@ -12,7 +12,11 @@ import pytest
 from campaigns.models import Campaign
 from campaigns.services import campaign_send
 from queueing.enqueue import (
+    DRAIN_FUNC,
+    EVENTS_AHEAD_OF_BULK,
+    EVENTS_FUNC,
     EVENTS_QUEUE,
+    drain_started,
     event_processing_started,
     queue_named,
     request_drain,
@@ -72,23 +76,26 @@ def test_a_campaign_is_sent_during_a_steady_trickle_of_webhooks(
     assert campaign.status == Campaign.Status.SENT
 
 
-def test_while_bulk_work_waits_the_events_job_is_scheduled_not_queued(db, settings):
-    """The rule itself, on real Redis: without bulk work waiting the job is queued at once;
-    with a bulk drain waiting it goes to the scheduler's registry, one job however often
-    asked, due MAILHUB_EVENTS_YIELD_SECONDS later."""
-    settings.MAILHUB_EVENTS_YIELD_SECONDS = 2.0
-    events = queue_named(EVENTS_QUEUE)
-    assert request_event_processing() is True
-    assert events.count == 1 and events.scheduled_job_registry.count == 0
-
-    event_processing_started()  # the job started: the next webhook asks again
-    events.empty()
+def test_events_go_ahead_of_bulk_until_several_jobs_in_a_row_kept_a_drain_waiting(db):
+    """The rule itself, on real Redis: events are queued ahead of bulk (a bounce applies
+    before the next campaign's mail goes); after EVENTS_AHEAD_OF_BULK events jobs in a row
+    started while a drain waited, the next one joins `bulk` behind that drain, one job
+    however often asked; the drain's start gives events their place back."""
+    events, bulk = queue_named(EVENTS_QUEUE), queue_named("bulk")
     assert request_drain(Priority.BULK) is True
-    before = time.time()
+    for _ in range(EVENTS_AHEAD_OF_BULK):
+        assert request_event_processing() is True
+        assert events.count == 1 and bulk.count == 1
+        events.empty()
+        event_processing_started()  # that job started while the drain waited
     assert request_event_processing() is True
     assert request_event_processing() is False  # kept to one while it waits
     assert events.count == 0
-    registry = events.scheduled_job_registry
-    (job_id,) = registry.get_job_ids()
-    due = registry.get_scheduled_time(job_id).timestamp()
-    assert before + 1 <= due <= time.time() + 3
+    assert [job.func_name for job in bulk.jobs] == [DRAIN_FUNC, EVENTS_FUNC]
+
+    bulk.empty()
+    drain_started(Priority.BULK)
+    event_processing_started()  # the queued-behind job runs; nothing waits in bulk now
+    assert request_drain(Priority.BULK) is True
+    assert request_event_processing() is True
+    assert events.count == 1  # ahead of bulk again
