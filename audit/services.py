@@ -91,3 +91,39 @@ def audit_record_many(
     entries = [_entry(actor, action, target, "", detail) for target in targets]
     AuditEntry.objects.bulk_create(entries)
     return len(entries)
+
+
+def audit_entries_scrub(text: str, replacement: str) -> int:
+    """Replace `text` (an erased person's address) wherever the log holds it: in the labels
+    of its targets and in its details. Returns how many entries changed. The entries stay:
+    who did what, and when, is the log's purpose; only the person's address goes."""
+    needle = text.lower()
+    changed = 0
+    rows = AuditEntry.objects.filter(
+        models.Q(target_label__icontains=text) | models.Q(detail__icontains=text)
+    )
+    for entry in rows.only("pk", "target_label", "detail"):
+        entry.target_label = _replace(entry.target_label, needle, replacement)
+        entry.detail = _replace_in(entry.detail, needle, replacement)
+        entry.save(update_fields=["target_label", "detail"])
+        changed += 1
+    return changed
+
+
+def _replace(value: str, needle: str, replacement: str) -> str:
+    lowered = value.lower()
+    out, start = [], 0
+    while (at := lowered.find(needle, start)) >= 0:
+        out += [value[start:at], replacement]
+        start = at + len(needle)
+    return "".join(out) + value[start:]
+
+
+def _replace_in(value: Any, needle: str, replacement: str) -> Any:
+    if isinstance(value, str):
+        return _replace(value, needle, replacement)
+    if isinstance(value, list):
+        return [_replace_in(v, needle, replacement) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace_in(v, needle, replacement) for k, v in value.items()}
+    return value

@@ -1,6 +1,6 @@
 """Resend's webhooks under load: signed events posted at mailhub's `POST /webhooks/resend`,
-served by gunicorn with 2 workers on PostgreSQL, while 2 real `rqworker` processes apply them
-to real messages (issue 13's targets in brackets).
+served by gunicorn with 2 workers (gthread, 8 threads) on PostgreSQL, while 2 real `rqworker`
+processes apply them to real messages (issue 13's targets in brackets).
 
     python benchmarks/webhooks.py                 # ~3 minutes; or: python benchmarks/run.py --only webhooks
     python benchmarks/webhooks.py --quick         # a smoke run: 500 messages, 6,000 events
@@ -196,6 +196,7 @@ class Answers:
     errors: int = 0
     seconds: float = 0.0
     first_refusal: str = ""
+    first_error: str = ""
 
     @property
     def ok(self) -> int:
@@ -245,8 +246,9 @@ async def closed_loop(port: int, signer: Signer, count: int, concurrency: int) -
             started = time.perf_counter()
             try:
                 status, reusable, body = await _exchange(*conn, request)
-            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
                 answers.errors += 1
+                answers.first_error = answers.first_error or repr(exc)
                 conn[1].close()
                 conn = await asyncio.open_connection("127.0.0.1", port)
                 continue
@@ -283,8 +285,9 @@ async def open_loop(port: int, signer: Signer, rate: float, seconds: float) -> A
             if conn is None:
                 conn, used = await asyncio.open_connection("127.0.0.1", port), 0
             status, reusable, body = await _exchange(*conn, request)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
             answers.errors += 1
+            answers.first_error = answers.first_error or f"{exc!r} (new connection: {used == 0})"
             if conn is not None:
                 conn[1].close()
             return
@@ -360,7 +363,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8, help="burst connections")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="per gthread gunicorn worker")
+    parser.add_argument("--threads", type=int, default=8, help="per gthread gunicorn worker")
     parser.add_argument("--workers", type=int, default=2, help="rqworker processes")
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--quick", action="store_true")
@@ -453,6 +456,9 @@ def main() -> None:
     refusal = burst.first_refusal or latency.first_refusal or warm.first_refusal
     if refusal:
         log(f"first refusal: {refusal}")
+    for name, answers in (("warm-up", warm), ("open loop", latency), ("burst", burst)):
+        if answers.errors:
+            log(f"{name}: {answers.errors} socket errors, the first: {answers.first_error}")
     per_event = 1000 / max(burst.ok, 1)
     drain = f"{drained:.1f} s" if not left else f"not drained: {left:,} left after {drained:.0f} s"
     table = [

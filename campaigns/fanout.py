@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from campaigns.models import Campaign
-from campaigns.selectors import campaign_audience
+from campaigns.selectors import audience_chunk_end, campaign_audience
 from campaigns.services import campaign_finish_if_done
 from queueing.fanout import messages_fan_out
 from queueing.models import Message, Priority, Source
@@ -52,13 +52,12 @@ def fanout_run(*, campaign_id: int, chunk: int | None = None) -> int:
             if campaign is None or campaign.status not in ACTIVE or campaign.fanout_finished_at:
                 return added  # cancelled, finished, or finished by another run
             now = timezone.now()
-            seen, last_id, inserted = write_chunk(campaign, chunk)
+            cursor, inserted, finished = write_chunk(campaign, chunk)
             updates = {"fanout_heartbeat_at": now, "queued": F("queued") + inserted}
             if campaign.fanout_started_at is None:
                 updates["fanout_started_at"] = now
-            if seen:
-                updates["fanout_cursor"] = last_id
-            else:
+            updates["fanout_cursor"] = cursor
+            if finished:
                 updates["fanout_finished_at"] = now
             if not Campaign.objects.filter(pk=campaign_id, status__in=ACTIVE).update(**updates):
                 # Cancelled while this chunk was written: its cancel sweep cannot see these
@@ -67,7 +66,7 @@ def fanout_run(*, campaign_id: int, chunk: int | None = None) -> int:
                 return added
             added += inserted
             chunk = min(2 * chunk, largest)
-            if not seen:
+            if finished:
                 # The audience may have shrunk since it was counted: the real size is what
                 # was queued. Everything may even be sent already.
                 Campaign.objects.filter(pk=campaign_id).update(audience_size=F("queued"))
@@ -86,16 +85,29 @@ def lock_fanout(campaign_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [FANOUT_LOCK_SPACE, campaign_id])
 
 
-def write_chunk(campaign: Campaign, size: int) -> tuple[int, int, int]:
-    """Queue the next chunk's messages through queueing: (recipients seen, last recipient id,
-    rows inserted)."""
+def write_chunk(campaign: Campaign, size: int) -> tuple[int, int, bool]:
+    """Queue the next chunk's messages through queueing: (the new cursor, rows inserted,
+    whether the audience is done).
+
+    The chunk is a range of recipient ids, (cursor, end], that holds at most `size`
+    subscriptions to the campaign's lists: both the audience query and its subscription
+    lookup then read that range only, so a chunk costs the same at the millionth recipient as
+    at the first (a LIMIT alone made PostgreSQL hash every subscription for every chunk)."""
+    after = campaign.fanout_cursor
+    end = audience_chunk_end(campaign, after=after, size=size)
     seen, last_id, inserted = messages_fan_out(
         prototype=message_prototype(campaign),
-        recipients=campaign_audience(campaign).filter(pk__gt=campaign.fanout_cursor),
+        recipients=campaign_audience(campaign, after=after, upto=end),
         size=size,
         key_prefix=idempotency_key(campaign.pk, ""),
     )
-    return seen, last_id or campaign.fanout_cursor, inserted
+    if seen >= size:
+        # Cut by the LIMIT: people subscribed in the range since its end was looked for. The
+        # next chunk goes on from the last row written, so nobody in the range is skipped.
+        return last_id, inserted, False
+    if end is not None:
+        return end, inserted, False
+    return last_id or after, inserted, True  # the rest of the audience was in this chunk
 
 
 def message_prototype(campaign: Campaign) -> Message:

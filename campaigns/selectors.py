@@ -12,7 +12,11 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignLink, DailyStats, Template
 from campaigns.templating import Content
 from recipients.models import List, Recipient
-from recipients.selectors import eligible_recipients, receiving_subscriptions
+from recipients.selectors import (
+    eligible_recipients,
+    receiving_subscriptions,
+    subscriptions_bound,
+)
 
 
 def template_content(template: Template) -> Content:
@@ -43,13 +47,21 @@ def campaign_content(campaign: Campaign) -> Content:
     return content
 
 
-def campaign_audience(campaign: Campaign) -> QuerySet[Recipient]:
+def campaign_audience(
+    campaign: Campaign, *, after: int = 0, upto: int | None = None
+) -> QuerySet[Recipient]:
     """Who would get a message now: eligible on any of the lists (once each), matching the
-    attribute filter, ordered by id (the fan-out's keyset)."""
-    recipients = eligible_recipients(campaign.lists.all())
+    attribute filter, ordered by id (the fan-out's keyset); only ids in (after, upto]."""
+    recipients = eligible_recipients(campaign.lists.all(), after=after, upto=upto)
     for key, value in (campaign.attribute_filter or {}).items():
         recipients = recipients.filter(**{f"attributes__{key}": value})
     return recipients
+
+
+def audience_chunk_end(campaign: Campaign, *, after: int, size: int) -> int | None:
+    """Where the fan-out chunk after recipient `after` ends: at most `size` people (None: the
+    rest of the audience is smaller than that)."""
+    return subscriptions_bound(campaign.lists.all(), after=after, count=size)
 
 
 def audience_count(campaign: Campaign) -> int:

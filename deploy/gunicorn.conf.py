@@ -14,7 +14,7 @@ import os
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count())
-threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+threads = int(os.environ.get("GUNICORN_THREADS") or 8)
 # A request that takes longer than this is killed with its worker. The API's largest body
 # (44 MB) arrives well within it on any sane link; campaign previews stop after
 # MAILHUB_PREVIEW_TIMEOUT (10 s).

@@ -36,9 +36,13 @@ CUSTOM_PERMISSIONS: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("retry_message", "Can retry a failed message"),
         ("cancel_message", "Can cancel a queued or scheduled message"),
         ("pause_sending", "Can pause and resume all sending"),
+        ("view_metrics", "Can read the Prometheus metrics (/metrics)"),
     ],
     ("recipients", "suppression"): [
         ("lift_suppression", "Can lift a suppression"),
+    ],
+    ("recipients", "recipient"): [
+        ("forget_recipient", "Can erase a person's data (forget them)"),
     ],
 }
 

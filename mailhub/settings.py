@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -240,6 +241,24 @@ MAILHUB_RECONCILE_INTERVAL = env.float("MAILHUB_RECONCILE_INTERVAL", default=5.0
 # Resend forgets idempotency keys after 24 h; stop retrying with a margin before that.
 MAILHUB_RETRY_WINDOW_SECONDS = env.float("MAILHUB_RETRY_WINDOW_SECONDS", default=23 * 3600)
 MAILHUB_POSTAL_ADDRESS = env.str("MAILHUB_POSTAL_ADDRESS", default="")
+# Retention (manage.py purge_messages, and a run inside the workers at most once per
+# MAILHUB_PURGE_INTERVAL seconds across the fleet, for at most MAILHUB_PURGE_STEP_SECONDS; 0 =
+# no periodic run). Ages are durations (90d, 12w, 24h): messages older than MAILHUB_PURGE_AFTER
+# lose bodies, headers and attachments; those older than MAILHUB_PURGE_DELETE_AFTER are deleted
+# ("never": kept), and no command deletes younger ones; processed webhook events and finished
+# forwarded deliveries go after MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER. Rows per batch (one short
+# transaction each) and a pause between batches to leave the database to the send path.
+# forget_person keeps an erased address only as HMAC-SHA256 under this key (recipients.forgotten);
+# empty: a key derived from SECRET_KEY (then SECRET_KEY_FALLBACKS must keep old keys while any
+# hash made under them should still block mail).
+MAILHUB_FORGET_KEY = env.str("MAILHUB_FORGET_KEY", default="")
+MAILHUB_PURGE_AFTER = env.str("MAILHUB_PURGE_AFTER", default="90d")
+MAILHUB_PURGE_DELETE_AFTER = env.str("MAILHUB_PURGE_DELETE_AFTER", default="365d")
+MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER = env.str("MAILHUB_PURGE_WEBHOOK_EVENTS_AFTER", default="30d")
+MAILHUB_PURGE_BATCH_SIZE = env.int("MAILHUB_PURGE_BATCH_SIZE", default=500)
+MAILHUB_PURGE_PAUSE_SECONDS = env.float("MAILHUB_PURGE_PAUSE_SECONDS", default=0.0)
+MAILHUB_PURGE_INTERVAL = env.int("MAILHUB_PURGE_INTERVAL", default=3600)
+MAILHUB_PURGE_STEP_SECONDS = env.float("MAILHUB_PURGE_STEP_SECONDS", default=30.0)
 # Campaign fan-out: recipients per chunk (one transaction each), and how long a fan-out may
 # make no progress before the reconciler starts it again where it stopped.
 MAILHUB_CAMPAIGN_FANOUT_CHUNK = env.int("MAILHUB_CAMPAIGN_FANOUT_CHUNK", default=50_000)
@@ -299,13 +318,35 @@ MAILHUB_WEBHOOK_RETRY_WINDOW_SECONDS = env.float(
 )
 MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("MAILHUB_WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 
+# --- Logs and metrics (docs/METRICS.md) ------------------------------------------------------
+# plain: "time LEVEL logger: message"; json: one object per line (mailhub.log_format).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+# RQ's own lines (a job taken, "Job OK", its result kept): the worker class applies this level
+# to rq's loggers after `rqworker` set its own (queueing.worker).
+RQ_LOG_LEVEL = env.str("RQ_LOG_LEVEL", default="WARNING").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "rq.worker": {"level": env.str("RQ_LOG_LEVEL", default="WARNING")},
+    "filters": {"redact": {"()": "mailhub.log_format.RedactSecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "mailhub.log_format.JsonFormatter"},
     },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {name: {"level": RQ_LOG_LEVEL} for name in ("rq.worker", "rq.job", "rq.scheduler")},
 }
+# The Prometheus endpoint (/metrics): a scraper sends `Authorization: Bearer <token>`;
+# empty turns token access off (staff with mailhub's view_metrics permission still may).
+MAILHUB_METRICS_TOKEN = env.str("MAILHUB_METRICS_TOKEN", default="")
+# The provider's daily sending quota in emails (0: none known); exposed as a gauge for the
+# "quota nearly used" alert.
+MAILHUB_DAILY_QUOTA = env.int("MAILHUB_DAILY_QUOTA", default=0)

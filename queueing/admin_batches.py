@@ -22,6 +22,7 @@ from queueing.selectors import batch_members
 
 @admin.register(SendBatch)
 class SendBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    show_facets = admin.ShowFacets.NEVER  # a count of every batch per filter
     list_display = ("id", "status_badge", "priority", "size", "attempts", "created", "sent")
     list_filter = ("status", "priority")
     paginator = CappedCountPaginator

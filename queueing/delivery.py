@@ -27,11 +27,14 @@ from queueing.addresses import bare_address
 from queueing.claims import BatchClaim, MessageClaim
 from queueing.enqueue import queue_for, request_drain
 from queueing.events import add_event
+from queueing.metrics import catalogue
+from queueing.metrics import tally as metrics
 from queueing.models import EventKind, FailureCode, Message, Priority
 from queueing.provider import get_provider
 from queueing.recording import dropped
 from queueing.recording.announce import notifications_combined
 from queueing.rendering import render_pending
+from queueing.request_report import provider_request_done
 from queueing.retry_policy import expired_error, retry_window_passed
 
 log = logging.getLogger(__name__)
@@ -174,19 +177,23 @@ def send_request(request: Request) -> SendResult:
     """Take a slot from the shared limiter, make the call, record the outcome. The slot is
     taken last, right before the call: the provider sees requests spaced as the limiter
     spaced them, however long claiming and preparing took."""
-    pause = sending_gate.current_pause()
-    if pause:
-        # Paused while this request was being prepared (e.g. by the previous answer).
-        _release(request, pause.release_delay, EventKind.PAUSED, pause.reason)
-        return SendResult("released", requested=False)
-    slot = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
-    if not slot.granted:
-        detail = f"the shared rate limit has no slot for {slot.wait:.1f} s"
-        _release(request, slot.wait, EventKind.RATE_LIMITED, detail)
-        return SendResult("released", requested=False)
-    if request.batch is not None:
-        return SendResult(send_batch(request.batch), True, batched=request.batch.batch.size)
-    return SendResult(send_alone(request.alone), True)
+    # Everything counted for this request reaches Redis in one round trip, at the end.
+    with metrics.request_tally():
+        pause = sending_gate.current_pause()
+        if pause:
+            # Paused while this request was being prepared (e.g. by the previous answer).
+            _release(request, pause.release_delay, EventKind.PAUSED, pause.reason)
+            return SendResult("released", requested=False)
+        slot = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
+        if not slot.granted:
+            metrics.count(catalogue.RATELIMIT_NO_SLOT)
+            detail = f"the shared rate limit has no slot for {slot.wait:.1f} s"
+            _release(request, slot.wait, EventKind.RATE_LIMITED, detail)
+            return SendResult("released", requested=False)
+        metrics.observe(catalogue.RATELIMIT_WAIT, slot.wait)
+        if request.batch is not None:
+            return SendResult(send_batch(request.batch), True, batched=request.batch.batch.size)
+        return SendResult(send_alone(request.alone), True)
 
 
 def _release(request: Request, delay: float, kind: str, detail: str) -> None:
@@ -306,11 +313,37 @@ def send_alone(claim: MessageClaim) -> str:
         attempt=message.attempts,
         worker=message.claimed_by,
     )
+    started = time.perf_counter()
     outcome = get_provider().send_one(message)
-    return recording.record_outcome(claim, outcome)
+    seconds = time.perf_counter() - started
+    word = _recorded(claim, outcome, f"message {message.pk}")
+    provider_request_done(
+        "single", [message], attempt=message.attempts, outcome=word, seconds=seconds
+    )
+    return word
 
 
 def send_batch(claim: BatchClaim) -> str:
     # The frozen rows in the frozen order: the provider sends the same body at every attempt.
+    started = time.perf_counter()
     outcome = get_provider().send_batch(claim.members, idempotency_key=claim.batch.idempotency_key)
-    return recording.record_outcome(claim, outcome)
+    seconds = time.perf_counter() - started
+    word = _recorded(claim, outcome, f"batch {claim.batch.pk}")
+    provider_request_done(
+        "batch",
+        claim.members,
+        attempt=claim.batch.attempts,
+        outcome=word,
+        seconds=seconds,
+        batch_id=claim.batch.pk,
+    )
+    return word
+
+
+def _recorded(claim: MessageClaim | BatchClaim, outcome, what: str) -> str:
+    try:
+        return recording.record_outcome(claim, outcome)
+    except Exception:
+        # The job fails and the lease brings the work back; the log keeps the cause.
+        log.exception("Recording the provider's answer for %s failed: %r", what, outcome)
+        raise

@@ -11,6 +11,8 @@ reconciler asks again once Redis answers.
 import contextlib
 import logging
 import os
+import time
+from collections.abc import Callable
 
 import django_rq
 import redis
@@ -46,20 +48,32 @@ def queue_named(name: str) -> Queue:
     return queue
 
 
-def enqueue_once(flag: str, queue_name: str, func: str, *args: object, what: str) -> bool:
+def enqueue_once(
+    flag: str, queue_name: str | Callable[[], str], func: str, *args: object, what: str
+) -> bool:
     """Make sure one job `func(*args)` is waiting on `queue_name`, kept to one by the Redis
     `flag` (the job clears it when it starts: `job_started`); True if this call enqueued it.
     Redis being unreachable is logged, saying what waits (`what`), never raised."""
+    return bool(_ask(flag, queue_name, func, *args, what=what))
+
+
+def _ask(
+    flag: str, queue_name: str | Callable[[], str], func: str, *args: object, what: str
+) -> bool | None:
+    """enqueue_once's answer, or None when Redis could not be asked (then nothing is known
+    about the flag). `queue_name` may be a function, asked only once the flag was set (so a
+    webhook that finds a job waiting costs no more questions)."""
     try:
         if not get_redis().set(flag, "1", nx=True, ex=FLAG_TTL):
             return False
-        queue_named(queue_name).enqueue(
+        name = queue_name if isinstance(queue_name, str) else queue_name()
+        queue_named(name).enqueue(
             func, *args, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
         )
         return True
     except redis.RedisError as exc:
         log.warning("Redis unreachable; %s for the reconciler: %s", what, exc)
-        return False
+        return None
 
 
 def job_started(flag: str) -> None:
@@ -123,33 +137,69 @@ def request_event_processing() -> bool:
     most), then the events gathered meanwhile, in one job. None is lost (the flag keeps one
     job waiting; the reconciler asks again for any left unprocessed), and no scheduler is
     needed: a burst worker serves it too."""
-    return enqueue_once(
-        EVENTS_FLAG,
-        "bulk" if _events_yield_to_bulk() else EVENTS_QUEUE,
-        EVENTS_FUNC,
-        what="stored webhooks wait",
-    )
+    return enqueue_once(EVENTS_FLAG, _events_queue, EVENTS_FUNC, what="stored webhooks wait")
 
 
 def _bulk_waits() -> bool:
     return bool(queue_for(Priority.BULK).count)
 
 
-def _events_yield_to_bulk() -> bool:
-    try:
-        streak = int(get_redis().get(EVENTS_STREAK) or 0)
-        return streak >= EVENTS_AHEAD_OF_BULK and _bulk_waits()
-    except redis.RedisError:
-        return False  # enqueue_once logs Redis being down
+def _events_queue() -> str:
+    """`events`, or `bulk` (behind the waiting drain) after a streak; see above."""
+    streak = int(get_redis().get(EVENTS_STREAK) or 0)
+    return "bulk" if streak >= EVENTS_AHEAD_OF_BULK and _bulk_waits() else EVENTS_QUEUE
 
 
-def event_processing_started() -> None:
+def event_processing_started() -> float:
+    """Clear the flag; the time.monotonic() just after, for `late_events_window_left`."""
     job_started(EVENTS_FLAG)
+    cleared = time.monotonic()
     with contextlib.suppress(redis.RedisError):
         if _bulk_waits():
             pipe = get_redis().pipeline()
             pipe.incr(EVENTS_STREAK).expire(EVENTS_STREAK, FLAG_TTL).execute()
+    return cleared
+
+
+# The webhook door stores up to a thousand events a second per process, and asking Redis for
+# each (a round trip, and redis-py's Python around it) was a quarter of its CPU. So a process
+# that asked less than ASK_WINDOW_SECONDS ago does not ask again: a processing job that will
+# see its event is then known to exist. Why: the ask that started at `a` found or set the
+# flag, so the job that later clears it does so at s >= a; an event committed without asking
+# was committed before a + window <= s + window; and that job, after clearing the flag,
+# looks for unprocessed events once more no sooner than `window` after s
+# (`late_events_window_left`, then queueing.provider_events.processing.look_again), so it
+# sees the event and asks for another job if it did not take it. Only durations are
+# compared, each on its own process's clock. If the flag's job is lost (a worker killed),
+# the reconciler asks again for events left unprocessed, as it always did.
+ASK_WINDOW_SECONDS = 0.05
+_events_asked_at = float("-inf")  # when this process's last successful ask started
+
+
+def request_event_processing_soon() -> None:
+    """For the webhook door: request_event_processing, unless this process asked less than
+    ASK_WINDOW_SECONDS ago (see above)."""
+    global _events_asked_at
+    started = time.monotonic()
+    if started - _events_asked_at < ASK_WINDOW_SECONDS:
+        return
+    if _ask(EVENTS_FLAG, _events_queue, EVENTS_FUNC, what="stored webhooks wait") is not None:
+        _events_asked_at = max(_events_asked_at, started)
+
+
+def forget_recent_asks() -> None:
+    """Redis was emptied (tests do it before each test): the next webhook asks again."""
+    global _events_asked_at
+    _events_asked_at = float("-inf")
+
+
+def late_events_window_left(cleared: float) -> float:
+    """Seconds a processing job that cleared its flag at `cleared` must still wait before its
+    last look for events: ones stored meanwhile may not have asked for a job."""
+    return cleared + ASK_WINDOW_SECONDS - time.monotonic()
 
 
 def request_event_processing_on_commit() -> None:
-    transaction.on_commit(request_event_processing)
+    """Ask for processing once the surrounding transaction commits (at once outside one);
+    a process that asked moments ago does not ask again (request_event_processing_soon)."""
+    transaction.on_commit(request_event_processing_soon)

@@ -6,7 +6,7 @@ from rq import get_current_job
 
 from queueing import delivery
 from queueing.enqueue import drain_started, event_processing_started
-from queueing.provider_events.processing import gather_events, process_pending
+from queueing.provider_events.processing import gather_events, look_again, process_pending
 
 
 def drain_queue(priority: str) -> dict:
@@ -20,6 +20,7 @@ def drain_queue(priority: str) -> dict:
 def process_provider_events() -> dict:
     """Stored webhooks, applied in batches (queue `events`)."""
     gather_events()
-    event_processing_started()
+    cleared = event_processing_started()
     report = process_pending()
+    look_again(cleared, report)
     return {"processed": report.processed, "failed": report.failed}

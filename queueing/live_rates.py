@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 import redis
 from django.conf import settings
 from django.db import transaction
+from redis.client import Pipeline
 
 from queueing.connection import get_redis
+from queueing.metrics import tally as metrics
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +36,19 @@ def live_rates_add(counts: Mapping[str, int], *, at: datetime | None = None) -> 
         return
     minute = at or datetime.now(UTC)
     keep = max(settings.MAILHUB_LIVE_RATES_MINUTES, 1) * 60 + 60
-    try:
-        pipe = get_redis().pipeline(transaction=False)
+
+    def add(pipe: Pipeline) -> None:
         for figure, n in wanted.items():
             key = _key(figure, minute)
             pipe.incrby(key, n)
             pipe.expire(key, keep)
+
+    # Inside a provider request these ride on the request's one metrics round trip.
+    if metrics.defer(add):
+        return
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        add(pipe)
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("live rates not counted (Redis: %s): %s", exc, wanted)

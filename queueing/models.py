@@ -138,6 +138,10 @@ class Message(models.Model):
         on_delete=models.PROTECT,
         related_name="members",
         db_index=False,  # indexed only while in flight (Meta.indexes)
+        # No database constraint: without an index on all members, checking it would scan
+        # the message table for every batch row the purge deletes. The purge lets the
+        # members go first (queueing/retention/passes.py); the claims write both together.
+        db_constraint=False,
     )
     # Campaign messages are rendered by the worker just before their first send
     # (see queueing.rendering); the rendered subject and bodies are then stored here.
@@ -182,6 +186,9 @@ class Message(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # When retention blanked its bodies, headers and attachments (queueing/retention/), or
+    # forget_person erased it; the purge's marker, so it does not take a row twice.
+    content_purged_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -263,6 +270,8 @@ class MessageAddress(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["address", "message"], name="message_address_idx"),
+            # Deleting messages (retention, forget_person) finds their rows by message.
+            models.Index(fields=["message"], name="message_address_message_idx"),
         ]
 
     def __str__(self) -> str:

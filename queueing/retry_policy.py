@@ -27,6 +27,11 @@ def retry_window_passed(first_attempt_at: datetime | None, at: datetime) -> bool
     return first_attempt_at is not None and at > first_attempt_at + window
 
 
+def retry_window_start(at: datetime) -> datetime:
+    """The earliest first attempt a message may have had and still be retried at `at`."""
+    return at - timedelta(seconds=settings.MAILHUB_RETRY_WINDOW_SECONDS)
+
+
 def expired_error() -> str:
     hours = settings.MAILHUB_RETRY_WINDOW_SECONDS / 3600
     return (

@@ -27,13 +27,19 @@ def send_again_refusal(message: Message) -> str:
         return f"it is still {message.status}; only a finished message is sent again"
     if message.needs_render:
         return "its content was never rendered"
+    if message.content_purged_at is not None:
+        return "its content was purged (retention, or its recipient was erased)"
     return ""
 
 
-def message_send_again(*, message: Message, actor: AbstractBaseUser | None = None) -> Message:
+def message_send_again(
+    *, message: Message, actor: AbstractBaseUser | None = None, source: str | None = None
+) -> Message:
     """Copy a finished transactional message (envelope, subject, bodies, headers, tags,
     attachments) into a new queued message with a new key; ValidationError (for people) when
-    refused (send_again_refusal). `actor`: the person, named on both timelines and audited."""
+    refused (send_again_refusal). `actor`: the person, named on both timelines and audited
+    (a user, or a NamedActor such as a command's, which is no row to point created_by at);
+    `source`: the door it came through (default: the admin when a person acts)."""
     if refusal := send_again_refusal(message):
         raise ValidationError(f"Message #{message.pk} cannot be sent again: {refusal}.")
     with transaction.atomic():
@@ -53,8 +59,8 @@ def message_send_again(*, message: Message, actor: AbstractBaseUser | None = Non
                 for a in message.attachments.all()
             ],
             priority=message.priority,
-            source=Source.ADMIN if actor is not None else Source.SERVICE,
-            created_by=actor,
+            source=source or (Source.ADMIN if actor is not None else Source.SERVICE),
+            created_by=actor if isinstance(actor, AbstractBaseUser) else None,
             api_key=message.api_key,
             recipient_id=message.recipient_id,
         )

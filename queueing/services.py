@@ -38,6 +38,7 @@ from queueing.models import (
 )
 from queueing.provider import get_provider
 from queueing.recording.announce import notify_campaigns
+from queueing.retry_policy import retry_window_passed, retry_window_start
 from queueing.signals import campaign_messages_changed
 
 # A schedule this far in the past is a mistake, not "send now".
@@ -249,17 +250,19 @@ def message_retry(*, message: Message, actor: AbstractBaseUser | None = None) ->
     `actor`: that person, named on the timeline and in the audit log.
 
     Refused (see retry_refusal) for idempotency conflicts, for messages Resend failed after
-    accepting them, and for members of a batch: Resend may already hold that email, and a
-    batch member is never sent on its own."""
-    if retry_refusal(message):
+    accepting them, for members of a batch (Resend may already hold that email, and a batch
+    member is never sent on its own) and past the retry window (Resend has forgotten the key:
+    the retry would fail as expired at once, or, were it sent, might be a second copy)."""
+    now = timezone.now()
+    if retry_refusal(message, now=now):
         return False
     with transaction.atomic():
         updated = state_machine.move(
             # The refusal again, in the statement: the row may have changed since it was read
             # (a provider `failed` event processed meanwhile).
-            Message.objects.filter(pk=message.pk, batch__isnull=True).exclude(
-                failure_code__in=list(RETRY_REFUSALS)
-            ),
+            Message.objects.filter(pk=message.pk, batch__isnull=True)
+            .exclude(failure_code__in=list(RETRY_REFUSALS))
+            .exclude(first_attempt_at__lt=retry_window_start(now)),
             MessageStatus.QUEUED,
             from_=MessageStatus.FAILED,
             attempts=0,
@@ -301,11 +304,22 @@ RETRY_REFUSALS = {
 }
 
 
-def retry_refusal(message: Message) -> str:
-    """Why `message` may not be retried by hand ("" if it may, as far as its code says)."""
+PAST_RETRY_WINDOW = (
+    "its first attempt was more than the retry window (MAILHUB_RETRY_WINDOW_SECONDS) ago and "
+    "Resend forgets idempotency keys after 24 h, so a retry could deliver a second copy; "
+    "send it again as a new message instead"
+)
+
+
+def retry_refusal(message: Message, *, now: datetime | None = None) -> str:
+    """Why `message` may not be retried by hand ("" if it may, as far as its row says)."""
     if message.batch_id is not None:
         return "it is a member of a batch, which only ever goes again as that batch"
-    return RETRY_REFUSALS.get(message.failure_code, "")
+    if refusal := RETRY_REFUSALS.get(message.failure_code, ""):
+        return refusal
+    if retry_window_passed(message.first_attempt_at, now or timezone.now()):
+        return PAST_RETRY_WINDOW
+    return ""
 
 
 def _validate_priority(priority: str) -> str:

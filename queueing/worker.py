@@ -40,6 +40,15 @@ class ReconcilingWorkerMixin:
         refuse_unsafe_start("worker")
         super().__init__(*args, **kwargs)
 
+    def work(self, *args, **kwargs) -> bool:
+        # `manage.py rqworker` passes INFO (its default verbosity) and RQ sets it on its
+        # loggers here, which printed four INFO lines per job; RQ_LOG_LEVEL decides instead.
+        if len(args) > 1:
+            args = (args[0], settings.RQ_LOG_LEVEL, *args[2:])
+        else:
+            kwargs["logging_level"] = settings.RQ_LOG_LEVEL
+        return super().work(*args, **kwargs)
+
     @property
     def dequeue_timeout(self) -> int:
         # Wake up at least once per reconcile interval even when no job arrives.

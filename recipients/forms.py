@@ -91,3 +91,15 @@ class UnsuppressForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why may these addresses be mailed again? Kept on each recipient's timeline.",
     )
+
+
+class ForgetForm(forms.Form):
+    """The confirmation of an erasure, which cannot be undone."""
+
+    confirm = forms.BooleanField(
+        required=True,
+        label="Erase these people",
+        help_text="Their recipient rows, subscriptions, consent timelines, the addresses and "
+        "bodies of their messages and the personal fields of their events are erased for "
+        "good. Mail to their addresses stays refused (a hashed suppression).",
+    )

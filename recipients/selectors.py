@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from queueing.addresses import bare_address
+from recipients.forgotten import forgotten_labels
 from recipients.models import List, Recipient, Subscription, Suppression
 from recipients.normalise import normalise_email
 from recipients.tokens import looks_like_unsubscribe_token
@@ -28,11 +29,16 @@ def suppressed_addresses(addresses: Iterable[str], *, marketing: bool) -> dict[s
     bare = {bare_address(a) for a in addresses if a}
     if not bare:
         return {}
-    rows = Suppression.objects.filter(email__in=bare)
+    # Erased people's addresses are held as keyed hashes (recipients.forgotten): asked for in
+    # the same IN (…) on the same unique index.
+    hashed = forgotten_labels(bare)
+    rows = Suppression.objects.filter(email__in=[*bare, *hashed])
     if not marketing:
         rows = rows.filter(scope=Suppression.Scope.ALL)
     return {
-        email: f"{Suppression.Reason(reason).label} ({Suppression.Scope(scope).label.lower()})"
+        hashed.get(email, email): (
+            f"{Suppression.Reason(reason).label} ({Suppression.Scope(scope).label.lower()})"
+        )
         for email, reason, scope in rows.values_list("email", "reason", "scope")
     }
 
@@ -87,19 +93,46 @@ def receiving_subscriptions(lists: Iterable[List] | QuerySet[List]) -> QuerySet[
 
 
 def eligible_recipients(
-    lists: Iterable[List] | QuerySet[List], *, marketing: bool = True
+    lists: Iterable[List] | QuerySet[List],
+    *,
+    marketing: bool = True,
+    after: int = 0,
+    upto: int | None = None,
 ) -> QuerySet[Recipient]:
     """Campaign fan-out: each recipient once, however many of `lists` they are on, who is
-    subscribed (confirmed where the list needs it) and not suppressed for this kind of mail.
+    subscribed (confirmed where the list needs it) and not suppressed for this kind of mail;
+    only ids in (after, upto] (upto None: no end).
 
     Evaluated in the database (EXISTS subqueries, no joins that multiply rows), so it can be
-    iterated in chunks or used in an INSERT … SELECT over millions of recipients."""
+    iterated in chunks or used in an INSERT … SELECT over millions of recipients. The id range
+    is put on the subscriptions too: PostgreSQL does not carry a range across the EXISTS's
+    join, and without it hashes every subscription of the lists for each chunk (see
+    docs/PERFORMANCE.md, fan-out)."""
     lists = list(lists) if not isinstance(lists, QuerySet) else lists
     subscribed = receiving_subscriptions(lists).filter(recipient=OuterRef("pk"))
+    recipients = Recipient.objects.all()
+    if after:
+        subscribed = subscribed.filter(recipient_id__gt=after)
+        recipients = recipients.filter(pk__gt=after)
+    if upto is not None:
+        subscribed = subscribed.filter(recipient_id__lte=upto)
+        recipients = recipients.filter(pk__lte=upto)
     suppressions = Suppression.objects.filter(email=OuterRef("email"))
     if not marketing:
         suppressions = suppressions.filter(scope=Suppression.Scope.ALL)
-    return Recipient.objects.filter(Exists(subscribed)).exclude(Exists(suppressions)).order_by("pk")
+    return recipients.filter(Exists(subscribed)).exclude(Exists(suppressions)).order_by("pk")
+
+
+def subscriptions_bound(lists: Iterable[List], *, after: int, count: int) -> int | None:
+    """The recipient id by which `count` subscriptions to `lists` (of any status) after
+    recipient `after` are reached, or None if fewer remain: where a fan-out chunk of at most
+    `count` people ends. One index-only range scan of the (recipient, list) unique index."""
+    ids = (
+        Subscription.objects.filter(list__in=list(lists), recipient_id__gt=after)
+        .order_by("recipient_id")
+        .values_list("recipient_id", flat=True)
+    )
+    return next(iter(ids[count - 1 : count]), None)
 
 
 def recipient_by_token(token: str) -> Recipient | None:

@@ -39,7 +39,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def clean_redis() -> Iterator[redis.Redis]:
     """Every test starts from an empty (test-only) Redis database."""
+    from queueing.enqueue import forget_recent_asks
+
     client = redis.Redis.from_url(settings.REDIS_URL)
+    forget_recent_asks()  # this process's last ask for event processing is flushed too
     try:
         client.flushdb()
     except redis.ConnectionError as exc:

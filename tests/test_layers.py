@@ -52,6 +52,7 @@ ALLOWED_IN_FUNCTIONS: dict[tuple[str, str], str] = {
     ("recipients.apps", "queueing.hooks"): "fills in queueing's hooks",
     ("queueing.apps", "queueing.hooks"): "registers queueing's own reconcile step",
     ("queueing.apps", "queueing.api_idempotency"): "purges expired API idempotency keys",
+    ("queueing.apps", "queueing.retention"): "registers the periodic purge step",
     ("queueing.apps", "queueing.forwarding"): (
         "registers the webhook forwarding listener and its reconcile step"
     ),

@@ -215,7 +215,7 @@ def failures_status(limit: int = FAILURES) -> list[FailureStatus]:
         .order_by("-created_at")
         .only(
             "uuid", "subject", "to", "failure_code", "last_error", "attempts", "created_at",
-            "updated_at", "campaign_id", "batch_id",
+            "updated_at", "first_attempt_at", "campaign_id", "batch_id",
         )[:limit]
     )  # fmt: skip
     return [

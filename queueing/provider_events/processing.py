@@ -12,6 +12,7 @@ MAILHUB_EVENTS_MAX_ATTEMPTS, then waits for `manage.py reprocess_webhook_events`
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -20,7 +21,9 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from queueing import hooks
-from queueing.enqueue import request_event_processing
+from queueing.enqueue import late_events_window_left, request_event_processing
+from queueing.metrics import catalogue
+from queueing.metrics import tally as metrics
 from queueing.models import ProviderWebhookEvent
 from queueing.provider_events.apply import apply_batch
 from queueing.recording.announce import notifications_combined
@@ -77,6 +80,18 @@ def process_pending(
             return report
 
 
+def look_again(cleared: float, report: ProcessReport) -> bool:
+    """The processing job's last look, ASK_WINDOW_SECONDS or more after it cleared its flag
+    (at `cleared`): webhooks stored meanwhile may have relied on this job instead of asking
+    (queueing.enqueue.request_event_processing_soon), so if any event is still waiting,
+    besides the ones that failed here, another job is asked for. True if one was."""
+    wait = late_events_window_left(cleared)
+    if wait > 0:
+        time.sleep(wait)
+    waiting = pending().exclude(pk__in=list(report.errors)).exists()
+    return waiting and request_event_processing()
+
+
 def process_batch(
     size: int,
     *,
@@ -86,7 +101,9 @@ def process_batch(
 ) -> int:
     """One batch in one transaction; returns how many raw events it took."""
     report = report if report is not None else ProcessReport()
-    with transaction.atomic():
+    # The batch's figures (events by type, messages failed at the provider, the live rates)
+    # reach Redis in one round trip, after the commit, as a provider request's do.
+    with metrics.request_tally(), transaction.atomic():
         rows = list(
             pending(only)
             .exclude(pk__in=list(skip))
@@ -118,6 +135,8 @@ def _apply_and_announce(rows: list[ProviderWebhookEvent]) -> None:
     # The batch's counter changes (a provider failure leaving `sent`) go out as one.
     with notifications_combined():
         events = apply_batch(rows)
+    # Counted when the batch commits (a rolled-back savepoint drops the count with it).
+    metrics.count_on_commit(catalogue.WEBHOOK_EVENTS, Counter((e.kind or "other",) for e in events))
     for name, listener in hooks.event_listeners():
         try:
             listener(events)
@@ -130,5 +149,6 @@ def _failed(row: ProviderWebhookEvent, exc: BaseException, report: ProcessReport
     error = f"{type(exc).__name__}: {exc}"[:2000]
     log.error("Webhook event %s (%s) failed: %s", row.pk, row.svix_id, error, exc_info=exc)
     ProviderWebhookEvent.objects.filter(pk=row.pk).update(error=error, attempts=F("attempts") + 1)
+    metrics.count(catalogue.WEBHOOK_EVENTS_FAILED)
     report.failed += 1
     report.errors[row.pk] = error

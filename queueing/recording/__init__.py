@@ -14,6 +14,8 @@ from types import ModuleType
 
 from queueing import ratelimit, sending_gate
 from queueing.claims import BatchClaim, MessageClaim
+from queueing.metrics import catalogue
+from queueing.metrics import tally as metrics
 from queueing.models import EventKind
 from queueing.outcomes import (
     BatchAccepted,
@@ -46,13 +48,16 @@ def record_outcome(claim: MessageClaim | BatchClaim, outcome: SendOutcome | Batc
             return side.transient(claim, error)
         case RateLimited(retry_after=retry_after, error=error):
             ratelimit.pause(retry_after, f"Resend answered 429: {error}")
+            metrics.count(catalogue.RATELIMIT_PAUSES)
             return side.release(claim, retry_after, EventKind.RATE_LIMITED, error)
         case QuotaExhausted(retry_after=retry_after, error=error):
             sending_gate.pause_sending(quota_reason(error), retry_after)
+            metrics.count(catalogue.SENDING_PAUSES, reason="quota")
             return side.release(claim, retry_after, EventKind.PAUSED, error)
         case SendingNotAllowed(error=error):
             reason = not_allowed_reason(error)
             sending_gate.pause_sending(reason, NOT_ALLOWED_PAUSE_SECONDS)
+            metrics.count(catalogue.SENDING_PAUSES, reason="not_allowed")
             return side.release(claim, NOT_ALLOWED_PAUSE_SECONDS, EventKind.PAUSED, reason)
         case InProgress(retry_after=retry_after, error=error):
             detail = f"{error}; asked again in {retry_after:.0f} s, no attempt spent"

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from queueing.metrics import catalogue
+from queueing.metrics import tally as metrics
 from queueing.models import Message
 from queueing.signals import campaign_messages_changed, messages_changed
 
@@ -19,12 +21,18 @@ _combined: ContextVar[Counter | None] = ContextVar("mailhub_combined_notificatio
 def notify_campaigns(messages: Iterable[Message], status: str, *, count: int = 1) -> None:
     """Announce that these messages moved to `status` (or, with count=-1, left it)."""
     changes: Counter = Counter()
+    finished: Counter = Counter()  # (status, priority) → n, for the metrics (tests too)
     for m in messages:
+        if count > 0:
+            # Read without loading: a row fetched with .only() (webhook processing) must not
+            # cost a query per message for a metric label.
+            finished[(status, m.__dict__.get("priority") or "unknown")] += count
         if not m.is_test:
             # (None, status): every message, for messages_changed
             changes[(None, status)] += count
             if m.campaign_id:
                 changes[(m.campaign_id, status)] += count
+    metrics.count_on_commit(catalogue.MESSAGES, finished)
     if not changes:
         return
     combined = _combined.get()

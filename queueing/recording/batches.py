@@ -19,6 +19,7 @@ from queueing.outcomes import Rejected, Sent
 from queueing.provider_events.ranking import reapply_after_sent
 from queueing.recording.announce import notify_campaigns
 from queueing.recording.common import cleared, events, lost, provider_name
+from queueing.request_report import observe_latency
 from queueing.retry_policy import backoff_seconds, expired_error, retry_window_passed
 
 S = MessageStatus
@@ -98,6 +99,7 @@ def answered(claim: BatchClaim, items: list[Sent | Rejected]) -> str:
             for m in claim.members
         )
         notify_campaigns([m for m in claim.members if m.pk in sent], S.SENT)
+        observe_latency([m for m in claim.members if m.pk in sent], now)
         notify_campaigns([m for m in claim.members if m.pk in rejected], S.FAILED)
         # Webhooks that came while the batch was held (a lost answer) apply now.
         reapply_after_sent([m for m in claim.members if m.pk in sent])

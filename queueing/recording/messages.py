@@ -18,6 +18,7 @@ from queueing.models import EventKind, FailureCode, Message, MessageStatus
 from queueing.provider_events.ranking import reapply_after_sent
 from queueing.recording.announce import notify_campaigns
 from queueing.recording.common import cleared, events, lost, provider_name
+from queueing.request_report import observe_latency
 from queueing.retry_policy import backoff_seconds, expired_error, retry_window_passed
 from queueing.sender_pauses import sender_domain_pause
 
@@ -30,13 +31,14 @@ def _owned(claim: MessageClaim):
 
 
 def sent(claim: MessageClaim, provider_id: str) -> str:
+    now = timezone.now()
     with transaction.atomic():
         if not state_machine.move(
             _owned(claim),
             S.SENT,
             from_=S.SENDING,
             provider_id=provider_id,
-            sent_at=timezone.now(),
+            sent_at=now,
             next_attempt_at=None,
             last_error="",
             failure_code="",
@@ -51,6 +53,7 @@ def sent(claim: MessageClaim, provider_id: str) -> str:
             attempt=claim.message.attempts,
         )
         notify_campaigns([claim.message], S.SENT)
+        observe_latency([claim.message], now)
         # A webhook that came while we held it (a lost answer): its status now applies.
         reapply_after_sent([claim.message])
     return "sent"

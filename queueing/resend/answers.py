@@ -17,6 +17,7 @@ from django.conf import settings
 from resend.exceptions import ResendError
 
 from queueing import ratelimit
+from queueing.metrics import tally as metrics
 from queueing.outcomes import (
     BatchAccepted,
     BatchOutcome,
@@ -44,6 +45,7 @@ IN_PROGRESS_WAIT_SECONDS = 2.0
 def email_outcome(response: Any) -> SendOutcome:
     """The outcome of a successful POST /emails: Sent with Resend's id, if it gave one."""
     _observe_rate_limit(response)
+    _note(200, "")
     provider_id = response.get("id") if isinstance(response, Mapping) else None
     if not isinstance(provider_id, str) or not provider_id:
         log.warning("Resend answered /emails without an id: %r", _without_headers(response))
@@ -54,6 +56,7 @@ def email_outcome(response: Any) -> SendOutcome:
 def batch_outcome(response: Any, size: int) -> BatchOutcome:
     """The outcome of a successful POST /emails/batch of `size` emails."""
     _observe_rate_limit(response)
+    _note(200, "")
     try:
         return _batch_items(response, size)
     except Exception as exc:  # an answer we cannot read must not lose the batch
@@ -73,7 +76,10 @@ def error_outcome(exc: ResendError) -> SendOutcome:
     error = f"{code} {name}: {exc.message}"
 
     if name == "HttpClientError":  # the SDK's name for a network error or a timeout
+        _note(0, "network_error")
         return Transient(error)
+    # A name outside Resend's reference is counted as "unknown": the label stays bounded.
+    _note(code, name if (name, code) in errors.DEFAULT_MESSAGES else "unknown")
     if (name, code) not in errors.DEFAULT_MESSAGES and 400 <= code < 500:
         # Not in Resend's reference: decided by the status below, and said in the log.
         log.warning("Resend answered with an error mailhub does not know: %s", error)
@@ -106,6 +112,11 @@ def error_outcome(exc: ResendError) -> SendOutcome:
         return Transient(error)
     log.warning("Resend answered in a way mailhub does not understand: %s", error)
     return Transient(error)
+
+
+def _note(status: int, error: str) -> None:
+    """Count the answer and keep it for the request's log line (provider-neutral there)."""
+    metrics.note_answer("resend", status, error)
 
 
 def _retry_after(headers: Mapping[str, str], default: float = 1.0) -> float:

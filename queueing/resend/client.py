@@ -17,6 +17,7 @@ import resend
 from django.conf import settings
 from resend.exceptions import ResendError
 
+from queueing.metrics import tally as metrics
 from queueing.outcomes import BatchOutcome, SendOutcome, Transient
 from queueing.resend import answers
 from queueing.resend.limits import MAX_BATCH_SIZE
@@ -78,6 +79,7 @@ def send_email(payload: dict[str, Any], *, idempotency_key: str) -> SendOutcome:
         return answers.error_outcome(exc)
     except Exception as exc:  # the SDK's own bugs must not lose a message either
         log.exception("Unexpected error from the resend SDK")
+        metrics.note_answer("resend", 0, "sdk_error")
         return Transient(f"unexpected error from the resend SDK: {exc!r}")
     return answers.email_outcome(response)
 
@@ -101,5 +103,6 @@ def send_batch(
         return answers.error_outcome(exc)
     except Exception as exc:
         log.exception("Unexpected error from the resend SDK")
+        metrics.note_answer("resend", 0, "sdk_error")
         return Transient(f"unexpected error from the resend SDK: {exc!r}")
     return answers.batch_outcome(response, len(payloads))

@@ -6,6 +6,7 @@ old one meanwhile. The SDK checks the 5 minutes' tolerance of `svix-timestamp` a
 of the space-separated `v1,<signature>` entries of `svix-signature`.
 """
 
+import functools
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,7 @@ class WebhookRefused(Exception):
 class VerifiedWebhook:
     svix_id: str
     event: dict[str, Any]  # the parsed body: {"type", "created_at", "data": {...}}
+    text: str = ""  # the body as signed: `event` is its JSON
 
 
 def verify_webhook(
@@ -73,7 +75,7 @@ def verify_webhook(
             )
         except ValueError:
             continue
-        return VerifiedWebhook(svix_id=values["svix-id"], event=parsed)
+        return VerifiedWebhook(svix_id=values["svix-id"], event=parsed, text=text)
     raise WebhookRefused(
         401, f"no configured secret matches the signature of {values['svix-id']!r}"
     )
@@ -82,6 +84,7 @@ def verify_webhook(
 MIN_SECRET_BYTES = 16
 
 
+@functools.lru_cache(maxsize=64)  # asked for every secret of every webhook; a pure function
 def secret_problem(secret: str) -> str | None:
     """Why `secret` cannot sign webhooks safely (None: it can): a `whsec_` prefix and at
     least MIN_SECRET_BYTES of strict base64 after it. An empty key would let anyone sign."""

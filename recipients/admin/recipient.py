@@ -1,9 +1,11 @@
 """Recipients: search, filters, read-only subscriptions and timeline, and actions that change
 consent (each through recipients.services, with an intermediate page)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from queueing.personal_data import StillSending
 from recipients import services
 from recipients.admin.actions import action_form, intermediate_page, lift_suppressions
 from recipients.admin.filters import (
@@ -13,9 +15,13 @@ from recipients.admin.filters import (
     suppressed_exists,
 )
 from recipients.admin.pagination import CappedCountPaginator
-from recipients.forms import ChooseListForm, SuppressForm
+from recipients.forms import ChooseListForm, ForgetForm, SuppressForm
 from recipients.models import Recipient, Source, Subscription, SubscriptionEvent
+from recipients.personal_data import PersonNotFound, forget_person
 from recipients.unsubscribe import preferences_url, unsubscribe_url
+
+# People erased per action: each is a scan of the message table (queueing.personal_data).
+FORGET_MAX = 20
 
 
 class SubscriptionInline(admin.TabularInline):
@@ -70,7 +76,7 @@ class RecipientAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [SubscriptionInline, EventInline]
-    actions = ["subscribe_to_list", "unsubscribe_from_list", "suppress", "unsuppress"]
+    actions = ["subscribe_to_list", "unsubscribe_from_list", "suppress", "unsuppress", "forget"]
     paginator = CappedCountPaginator
     show_full_result_count = False
     ordering = ["-pk"]
@@ -120,6 +126,9 @@ class RecipientAdmin(admin.ModelAdmin):
     def has_lift_permission(self, request) -> bool:
         # The same permission as SuppressionAdmin.lift: lifting is lifting, whichever list.
         return request.user.has_perm("recipients.lift_suppression")
+
+    def has_forget_permission(self, request) -> bool:
+        return request.user.has_perm("recipients.forget_recipient")
 
     @admin.action(description="Subscribe to a list…", permissions=["subscribe"])
     def subscribe_to_list(self, request, queryset):
@@ -191,3 +200,37 @@ class RecipientAdmin(admin.ModelAdmin):
         return lift_suppressions(
             self, request, queryset, title="Remove suppressions", action="unsuppress"
         )
+
+    @admin.action(description="Forget (erase their personal data)…", permissions=["forget"])
+    def forget(self, request, queryset):
+        count = queryset.count()
+        if count > FORGET_MAX:
+            self.message_user(
+                request,
+                f"Select at most {FORGET_MAX} people to forget at a time.",
+                messages.ERROR,
+            )
+            return None
+        form = action_form(ForgetForm, request)
+        if not form.is_valid():
+            return intermediate_page(
+                self,
+                request,
+                queryset,
+                form,
+                title="Forget these people",
+                action="forget",
+                note="This cannot be undone. The audit log records that it was done, "
+                "without their addresses.",
+            )
+        forgotten = 0
+        for email in list(queryset.values_list("email", flat=True)):
+            try:
+                forget_person(email=email, actor=request.user)
+                forgotten += 1
+            except StillSending as exc:
+                self.message_user(request, f"{email} not forgotten: {exc}.", messages.WARNING)
+            except (PersonNotFound, ValidationError):  # gone meanwhile, or a malformed row
+                self.message_user(request, f"{email} not forgotten: not found.", messages.WARNING)
+        self.message_user(request, f"Forgot {forgotten:,} people.")
+        return None

@@ -84,6 +84,57 @@ def test_fanout_is_idempotent_and_resumes_from_its_cursor(make_campaign, make_li
     assert Message.objects.count() == 25 and counters(campaign)["queued"] == 25
 
 
+def test_fanout_goes_on_past_chunks_with_nobody_to_mail_and_counts_people_once(
+    make_campaign, make_list, subscribe
+):
+    # Chunks are ranges of recipient ids holding `chunk` subscriptions: a range where nobody
+    # may be mailed (left the list, suppressed) must not end the fan-out, and someone on
+    # both lists (two subscriptions, maybe in two chunks' counts) gets one message.
+    from recipients.models import Subscription, Suppression
+
+    news, offers = make_list(), make_list("offers")
+    people = subscribe(news, 20)
+    subscribe(offers, 10, start=15)  # 15 … 19 on both lists, 20 … 24 on offers only
+    Subscription.objects.filter(recipient__in=people[:8], list=news).update(status="unsubscribed")
+    Suppression.objects.create(email="user9@example.com", reason="manual")
+    campaign = make_campaign([news, offers])
+    campaign_send(campaign=campaign)
+    assert fanout.fanout_run(campaign_id=campaign.pk, chunk=3) == 16  # 8 … 24, less user9
+    mailed = set(Message.objects.values_list("recipient__email", flat=True))
+    assert mailed == {f"user{i}@example.com" for i in range(8, 25) if i != 9}
+    assert counters(campaign)["queued"] == 16 and Message.objects.count() == 16
+    campaign.refresh_from_db()
+    assert campaign.fanout_finished_at and campaign.audience_size == 16
+
+
+def test_fanout_skips_nobody_who_subscribes_inside_a_chunk_being_written(
+    make_campaign, make_list, subscribe, monkeypatch
+):
+    # A chunk's end is looked up before its rows are read: someone subscribing in between,
+    # inside the chunk's id range, makes it one person too many for the chunk's LIMIT. The
+    # cursor then goes on from the last row written, not from the range's end.
+    other, news = make_list("other"), make_list()
+    subscribe(other, 10)  # user0 … user9, in id order
+    subscribe(news, 1)
+    subscribe(news, 8, start=2)  # everyone but user1
+    campaign = make_campaign([news])
+    campaign_send(campaign=campaign)
+    real_end = fanout.audience_chunk_end
+    calls: list[int] = []
+
+    def end_then_someone_subscribes(campaign, *, after, size):
+        end = real_end(campaign, after=after, size=size)
+        if not calls:
+            subscribe(news, 1, start=1)  # user1, inside the first chunk's range
+        calls.append(size)
+        return end
+
+    monkeypatch.setattr(fanout, "audience_chunk_end", end_then_someone_subscribes)
+    assert fanout.fanout_run(campaign_id=campaign.pk, chunk=3) == 10
+    mailed = set(Message.objects.values_list("recipient__email", flat=True))
+    assert mailed == {f"user{i}@example.com" for i in range(10)}
+
+
 def test_fanout_starts_with_a_small_chunk_and_doubles_up_to_the_chunk_size(
     make_campaign, make_list, subscribe, monkeypatch
 ):
@@ -102,7 +153,9 @@ def test_fanout_starts_with_a_small_chunk_and_doubles_up_to_the_chunk_size(
 
     monkeypatch.setattr(fanout, "write_chunk", recording)
     assert fanout.fanout_run(campaign_id=campaign.pk, chunk=6) == 25
-    assert sizes == [2, 4, 6, 6, 6, 6, 6]  # 24 recipients, then the 25th, then none left
+    # 24 recipients, then the 25th in a last chunk that is known to hold the rest (no empty
+    # chunk to find the end).
+    assert sizes == [2, 4, 6, 6, 6, 6]
     assert counters(campaign)["queued"] == 25
 
 

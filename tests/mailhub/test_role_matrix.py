@@ -30,7 +30,7 @@ from queueing.models import (
     WebhookEndpoint,
 )
 from queueing.sending_gate import operator_pause
-from recipients.models import ImportRun, Subscription, Suppression
+from recipients.models import ImportRun, Recipient, Subscription, Suppression
 from tests.mailhub.conftest import ROLES
 
 SENDERS = {"sender", "manager", "superuser"}
@@ -117,6 +117,16 @@ def recipient_suppress(fx) -> Case:
     return Case(
         action_post(url, "suppress", person.pk, reason="complaint", scope="all", note=""),
         lambda: Suppression.objects.filter(email=person.email).exists(),
+        "action",
+    )
+
+
+def recipient_forget(fx) -> Case:
+    person = fx("person")
+    url = reverse("admin:recipients_recipient_changelist")
+    return Case(
+        action_post(url, "forget", person.pk, confirm="on"),
+        lambda: not Recipient.objects.filter(pk=person.pk).exists(),
         "action",
     )
 
@@ -417,6 +427,10 @@ def login_lockouts(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:axes_accessattempt_changelist")), None)
 
 
+def metrics_page(fx) -> Case:
+    return Case(lambda client: client.get(reverse("metrics")), None)
+
+
 def dashboard_json(fx) -> Case:
     return Case(lambda client: client.get(reverse("admin:mailhub_status_json")), None)
 
@@ -467,6 +481,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "recipient_unsubscribe": (recipient_unsubscribe, SENDERS),
     "recipient_suppress": (recipient_suppress, SENDERS),
     "recipient_unsuppress": (recipient_unsuppress, MANAGERS),
+    "recipient_forget": (recipient_forget, MANAGERS),
     "suppression_lift": (suppression_lift, MANAGERS),
     "campaign_send": (campaign_send, SENDERS),
     "campaign_send_page": (campaign_send_page, SENDERS),
@@ -527,6 +542,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Case], set[str]]] = {
     "webhook_endpoints": (webhook_endpoints, MANAGERS),
     "webhook_endpoint_create": (webhook_endpoint_create, MANAGERS),
     "webhook_delivery_retry": (webhook_delivery_retry, MANAGERS),
+    "metrics": (metrics_page, READERS),
     "dashboard_json": (dashboard_json, READERS),
     "dashboard_retry": (dashboard_retry, SENDERS),
     "dashboard_campaign_pause": (dashboard_campaign("pause", "sending", "paused"), SENDERS),

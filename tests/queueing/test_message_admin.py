@@ -89,6 +89,19 @@ def test_the_list_counts_at_most_the_cap(manager, monkeypatch):
     assert "5 messages" in page(manager, LIST)
 
 
+def test_no_facet_counts_and_no_unindexed_sort(manager):
+    """ "Show counts" would count the whole table once per filter; sorting by subject or
+    status would sort every row: neither is offered, and asking anyway counts nothing."""
+    message_create(to=["p@example.com"], subject="S", text="x")
+    html = page(manager, LIST)
+    assert "_facets" not in html
+    assert "o=2" not in html and "o=4" not in html  # the Subject and Status columns
+    with CaptureQueriesContext(connection) as queries:
+        page(manager, LIST, _facets="1")
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert counts and all("LIMIT" in sql for sql in counts), counts
+
+
 def test_filters(manager):
     a = message_create(to=["a@example.com"], subject="A", text="x")
     b = failed(message_create(to=["b@example.com"], subject="B", text="x", priority="bulk"))

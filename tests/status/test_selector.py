@@ -14,7 +14,7 @@ from rq.worker import WorkerStatus
 from campaigns.models import Campaign
 from campaigns.services.statistics import daily_stats_add
 from mailhub.status import system_status
-from mailhub.status.selectors import capped_count
+from mailhub.status.selectors import capped_count, failures_status
 from queueing import ratelimit, sending_gate
 from queueing.connection import get_redis
 from queueing.live_rates import live_rates_add
@@ -229,3 +229,12 @@ def test_no_query_reads_the_message_table_unbounded():
         assert "WHERE" in sql, sql
         assert "LIMIT" in sql, sql
     assert len(captured) < 20
+
+
+def test_latest_failures_take_one_query_however_many():
+    """The retry button's check reads only loaded fields: ten failures, one query."""
+    for message in queued(10):
+        fail(message)
+    with CaptureQueriesContext(connection) as captured:
+        failures = failures_status()
+    assert len(failures) == 10 and len(captured) == 1, [q["sql"] for q in captured]
