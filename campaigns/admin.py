@@ -6,7 +6,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
@@ -18,10 +17,13 @@ from campaigns.admin_panel import (
     campaign_panel,
     progress_payload,
 )
+from campaigns.badges import campaign_status_badge
 from campaigns.forms import CampaignForm, PreviewForm, SendForm, TemplateForm, TestSendForm
 from campaigns.models import Campaign, Template
 from campaigns.rendering import campaign_preview, template_preview
 from campaigns.services.guard_rails import campaign_guard_acknowledge
+from queueing.badges import BADGE_CSS, PROGRESS_CSS
+from queueing.local_times import LOCAL_TIME_JS, local_time
 from queueing.validation import describe_error
 from recipients.selectors import recipient_by_email
 
@@ -113,19 +115,6 @@ def preview_page(model_admin, request, original, title: str, render) -> Template
     return TemplateResponse(request, "campaigns/admin/preview.html", context)
 
 
-def local_time(moment) -> str:
-    """A time the page's script shows in the viewer's own time zone; the server's (with its
-    zone) until then, or without script."""
-    if moment is None:
-        return "—"
-    shown = timezone.localtime(moment)
-    return format_html(
-        '<time class="local-time" datetime="{}">{}</time>',
-        moment.isoformat(),
-        f"{shown:%Y-%m-%d %H:%M %Z}",
-    )
-
-
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     """A campaign's page shows what matters for its status (campaigns/admin_panel.py): a
@@ -153,8 +142,8 @@ class CampaignAdmin(admin.ModelAdmin):
     readonly_fields += ["created_by", "sent_by"]
 
     class Media:
-        css = {"all": ["campaigns/campaign.css"]}
-        js = ["campaigns/campaign_progress.js"]
+        css = {"all": [BADGE_CSS, PROGRESS_CSS, "campaigns/campaign.css"]}
+        js = [LOCAL_TIME_JS, "campaigns/campaign_progress.js"]
 
     def get_fieldsets(self, request, obj=None):
         content = (None, {"fields": CampaignForm.Meta.fields})
@@ -194,19 +183,15 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: Campaign) -> str:
-        return format_html(
-            '<span class="campaign-badge campaign-badge-{}">{}</span>',
-            obj.status,
-            obj.get_status_display(),
-        )
+        return campaign_status_badge(obj.status)
 
     @admin.display(description="scheduled for", ordering="scheduled_at")
     def list_scheduled(self, obj: Campaign) -> str:
-        return local_time(obj.scheduled_at)
+        return local_time(obj.scheduled_at, short=True)
 
     @admin.display(description="created", ordering="created_at")
     def list_created(self, obj: Campaign) -> str:
-        return local_time(obj.created_at)
+        return local_time(obj.created_at, short=True)
 
     @admin.display(description="scheduled for")
     def when_scheduled(self, obj: Campaign) -> str:

@@ -10,7 +10,9 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
+from django.utils.safestring import SafeString
 
+from campaigns.badges import campaign_status_badge
 from campaigns.models import Campaign, CampaignLink, DailyStats
 from campaigns.selectors import (
     Figure,
@@ -54,6 +56,10 @@ class Panel:
     figures: list[Figure] = field(default_factory=list)
     links: list[CampaignLink] = field(default_factory=list)
     days: list[DailyStats] = field(default_factory=list)
+
+    @property
+    def status_badge(self) -> SafeString:
+        return campaign_status_badge(self.campaign.status)
 
     @property
     def live(self) -> bool:

@@ -29,7 +29,13 @@ from queueing.local_times import LOCAL_TIME_JS, local_time
 from queueing.models import PENDING_STATUSES, Message, MessageStatus
 from queueing.selectors import SUBJECT_SEARCH_ROWS, message_search, message_timeline
 from queueing.send_again import message_send_again, send_again_refusal
-from queueing.services import UNSENT, message_cancel, message_retry, retry_refusal
+from queueing.services import (
+    UNSENT,
+    message_cancel,
+    message_retry,
+    message_retry_by_hand,
+    retry_refusal,
+)
 
 # Inside the preview frame: no remote content at all (a tracking pixel would count staff
 # reading the page as an open), inline styles and data: images allowed.
@@ -255,14 +261,10 @@ class MessageAdmin(admin.ModelAdmin):
 
     def retry_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         message = self._acted_on(request, pk, self.has_retry_permission(request))
-        if refusal := retry_refusal(message):
-            self.message_user(request, f"Not retried: {refusal}.", messages.WARNING)
-        elif message_retry(message=message, actor=request.user):
-            self.message_user(request, f"Message #{pk} queued again.", messages.SUCCESS)
+        if why := message_retry_by_hand(message=message, actor=request.user):
+            self.message_user(request, f"Message #{pk} cannot be retried: {why}.", messages.WARNING)
         else:
-            self.message_user(
-                request, f"Message #{pk} was not retried: it is no longer failed.", messages.WARNING
-            )
+            self.message_user(request, f"Message #{pk} queued again.", messages.SUCCESS)
         return self._back(pk)
 
     def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 
 from queueing.admin_message_filters import CheckedChangeList
 from queueing.admin_pagination import CappedCountPaginator
+from queueing.admin_read_only import ReadOnlyAdminMixin
 from queueing.badges import BADGE_CSS, batch_status_badge, message_status_badge
 from queueing.local_times import LOCAL_TIME_JS, local_time
 from queueing.models import SendBatch
@@ -20,7 +21,7 @@ from queueing.selectors import batch_members
 
 
 @admin.register(SendBatch)
-class SendBatchAdmin(admin.ModelAdmin):
+class SendBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER  # a count of every batch per filter
     list_display = ("id", "status_badge", "priority", "size", "attempts", "created", "sent")
     list_filter = ("status", "priority")
@@ -51,15 +52,6 @@ class SendBatchAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[CheckedChangeList]:
         return CheckedChangeList
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: SendBatch) -> str:

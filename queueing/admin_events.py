@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from queueing.admin_read_only import ReadOnlyAdminMixin
 from queueing.models import ProviderWebhookEvent
 from queueing.provider_events.reprocess import webhook_events_reprocess
 from queueing.resend.events import kind_of
@@ -32,7 +33,7 @@ class ProcessedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProviderWebhookEvent)
-class ProviderWebhookEventAdmin(admin.ModelAdmin):
+class ProviderWebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "type", "known", "message_link", "received_at", "processed_at", "failed")
     list_filter = (ProcessedFilter, "type")
     search_fields = ("=svix_id", "=id")
@@ -52,15 +53,6 @@ class ProviderWebhookEventAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = ("reprocess_events",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Known type", boolean=True)
     def known(self, obj: ProviderWebhookEvent) -> bool:

@@ -15,6 +15,8 @@ from queueing.models import BatchStatus, EventKind, MessageStatus
 # The tones the stylesheet defines.
 TONES = ("neutral", "info", "progress", "success", "warning", "danger", "muted")
 BADGE_CSS = "mailhub/badges.css"
+# The progress bar the dashboard and a campaign's page share (a stylesheet only: no Python).
+PROGRESS_CSS = "mailhub/progress.css"
 BADGE_MEDIA = {"all": [BADGE_CSS]}
 
 MESSAGE_TONES = {

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 
 import django_rq
 import redis
@@ -47,20 +48,26 @@ def queue_named(name: str) -> Queue:
     return queue
 
 
-def enqueue_once(flag: str, queue_name: str, func: str, *args: object, what: str) -> bool:
+def enqueue_once(
+    flag: str, queue_name: str | Callable[[], str], func: str, *args: object, what: str
+) -> bool:
     """Make sure one job `func(*args)` is waiting on `queue_name`, kept to one by the Redis
     `flag` (the job clears it when it starts: `job_started`); True if this call enqueued it.
     Redis being unreachable is logged, saying what waits (`what`), never raised."""
     return bool(_ask(flag, queue_name, func, *args, what=what))
 
 
-def _ask(flag: str, queue_name: str, func: str, *args: object, what: str) -> bool | None:
+def _ask(
+    flag: str, queue_name: str | Callable[[], str], func: str, *args: object, what: str
+) -> bool | None:
     """enqueue_once's answer, or None when Redis could not be asked (then nothing is known
-    about the flag)."""
+    about the flag). `queue_name` may be a function, asked only once the flag was set (so a
+    webhook that finds a job waiting costs no more questions)."""
     try:
         if not get_redis().set(flag, "1", nx=True, ex=FLAG_TTL):
             return False
-        queue_named(queue_name).enqueue(
+        name = queue_name if isinstance(queue_name, str) else queue_name()
+        queue_named(name).enqueue(
             func, *args, job_timeout=JOB_TIMEOUT, result_ttl=0, failure_ttl=86400
         )
         return True
@@ -92,6 +99,10 @@ def request_drain(priority: str) -> bool:
 
 def drain_started(priority: str) -> None:
     job_started(drain_flag(priority))
+    if priority == Priority.BULK:
+        # Bulk had its turn: events go ahead of it again (request_event_processing).
+        with contextlib.suppress(redis.RedisError):
+            get_redis().delete(EVENTS_STREAK)
 
 
 def request_drain_on_commit(priority: str) -> None:
@@ -106,17 +117,48 @@ EVENTS_FUNC = "queueing.jobs.process_provider_events"
 EVENTS_FLAG = "mailhub:events:waiting"
 
 
+# Events jobs started in a row while a bulk drain waited; at this many, the next one queues
+# behind that drain (a drain's start clears the count).
+EVENTS_STREAK = "mailhub:events:ahead-of-bulk"
+EVENTS_AHEAD_OF_BULK = 3
+
+
 def request_event_processing() -> bool:
     """Make sure one job processing stored webhooks is waiting; True if this call enqueued it.
     A burst of webhooks enqueues one job; Redis being down is logged (the reconciler asks
-    again for events left unprocessed)."""
-    return enqueue_once(EVENTS_FLAG, EVENTS_QUEUE, EVENTS_FUNC, what="stored webhooks wait")
+    again for events left unprocessed).
+
+    Fair to bulk sending: RQ serves `transactional events bulk` in that order, so under a
+    steady trickle of webhooks (each asks again once the last job has started) an `events`
+    job would always be waiting and a worker would never reach `bulk`: a campaign starves.
+    Events keep their place ahead of bulk (a bounce is applied before the next campaign's
+    mail goes), but once EVENTS_AHEAD_OF_BULK jobs in a row have started while a drain
+    waited, the next joins the `bulk` queue behind that drain: the drain runs (about 10 s at
+    most), then the events gathered meanwhile, in one job. None is lost (the flag keeps one
+    job waiting; the reconciler asks again for any left unprocessed), and no scheduler is
+    needed: a burst worker serves it too."""
+    return enqueue_once(EVENTS_FLAG, _events_queue, EVENTS_FUNC, what="stored webhooks wait")
+
+
+def _bulk_waits() -> bool:
+    return bool(queue_for(Priority.BULK).count)
+
+
+def _events_queue() -> str:
+    """`events`, or `bulk` (behind the waiting drain) after a streak; see above."""
+    streak = int(get_redis().get(EVENTS_STREAK) or 0)
+    return "bulk" if streak >= EVENTS_AHEAD_OF_BULK and _bulk_waits() else EVENTS_QUEUE
 
 
 def event_processing_started() -> float:
     """Clear the flag; the time.monotonic() just after, for `late_events_window_left`."""
     job_started(EVENTS_FLAG)
-    return time.monotonic()
+    cleared = time.monotonic()
+    with contextlib.suppress(redis.RedisError):
+        if _bulk_waits():
+            pipe = get_redis().pipeline()
+            pipe.incr(EVENTS_STREAK).expire(EVENTS_STREAK, FLAG_TTL).execute()
+    return cleared
 
 
 # The webhook door stores up to a thousand events a second per process, and asking Redis for
@@ -141,7 +183,7 @@ def request_event_processing_soon() -> None:
     started = time.monotonic()
     if started - _events_asked_at < ASK_WINDOW_SECONDS:
         return
-    if _ask(EVENTS_FLAG, EVENTS_QUEUE, EVENTS_FUNC, what="stored webhooks wait") is not None:
+    if _ask(EVENTS_FLAG, _events_queue, EVENTS_FUNC, what="stored webhooks wait") is not None:
         _events_asked_at = max(_events_asked_at, started)
 
 

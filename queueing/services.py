@@ -282,6 +282,18 @@ def message_retry(*, message: Message, actor: AbstractBaseUser | None = None) ->
     return bool(updated)
 
 
+def message_retry_by_hand(*, message: Message, actor: AbstractBaseUser | None) -> str:
+    """A person's Retry (the message's page, the dashboard): queue `message` again, or say
+    why not ("" when it was queued again), in the one wording both show."""
+    if message.status != MessageStatus.FAILED:
+        return f"it is {message.status}, not failed"
+    if refusal := retry_refusal(message):
+        return refusal
+    if not message_retry(message=message, actor=actor):
+        return "it changed meanwhile"
+    return ""
+
+
 # Why a failed message may not be retried by hand, by failure code.
 RETRY_REFUSALS = {
     FailureCode.IDEMPOTENCY_CONFLICT: (

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils.module_loading import autodiscover_modules
 from rq import SimpleWorker, Worker
+from rq.exceptions import StopRequested
 
 from queueing.provider import get_provider
 from queueing.reconciler import try_reconcile
@@ -68,6 +69,11 @@ class ReconcilingWorkerMixin:
         close_old_connections()
         try:
             try_reconcile(owner=self.name)
+        except StopRequested:
+            # RQ's warm shutdown (Ctrl-C, SIGTERM) raises this from its signal handler when the
+            # worker is idle, wherever it happens to be; swallowed here, the worker would go on
+            # and ignore a second signal within a second (the demo's Ctrl-C then hung).
+            raise
         except Exception:
             # A database restart must not kill the worker; the next pass tries again.
             log.exception("Reconciler pass failed")

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import Client
 
 from sandbox import SandboxConfig, SandboxControl, SandboxServer
 
@@ -77,6 +79,23 @@ def sandbox(sandbox_server: SandboxServer, settings) -> Iterator[SandboxControl]
     settings.RESEND_API_KEY = "re_test_key"
     yield control
     control.reset()
+
+
+@pytest.fixture
+def client_as(django_user_model) -> Callable[[str], Client]:
+    """A signed-in admin client for a role (a group from mailhub/roles.py) or "superuser"."""
+
+    def make(role: str) -> Client:
+        user = django_user_model.objects.create_user(
+            role, password="pw", is_staff=True, is_superuser=role == "superuser"
+        )
+        if role != "superuser":
+            user.groups.add(Group.objects.get(name=role))
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
 
 
 def run_worker_burst() -> None:

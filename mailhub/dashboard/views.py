@@ -18,9 +18,9 @@ from campaigns.models import Campaign
 from campaigns.services import campaign_cancel, campaign_pause, campaign_resume
 from mailhub.dashboard import permissions
 from mailhub.status import system_status
-from queueing.models import Message, MessageStatus
+from queueing.models import Message
 from queueing.sending_gate import operator_pause, resume_sending
-from queueing.services import message_retry, retry_refusal
+from queueing.services import message_retry_by_hand
 from queueing.validation import describe_error
 
 MAX_REASON = 500
@@ -78,13 +78,7 @@ def message_retry_view(request: HttpRequest, message_id: int) -> HttpResponse:
     message = Message.objects.filter(pk=message_id).first()
     if message is None:
         return _answer(request, False, f"No message #{message_id}.", 404)
-    if message.status != MessageStatus.FAILED:
-        return _answer(
-            request, False, f"Message #{message_id} is {message.status}, not failed.", 409
-        )
-    refusal = retry_refusal(message)
-    if refusal or not message_retry(message=message, actor=request.user):
-        why = refusal or "it changed meanwhile"
+    if why := message_retry_by_hand(message=message, actor=request.user):
         return _answer(request, False, f"Message #{message_id} cannot be retried: {why}.", 409)
     return _answer(request, True, f"Message #{message_id} queued again.")
 

@@ -1,22 +1,10 @@
-// A campaign's admin page: follow its progress without reloading, and show times in the
-// viewer's own time zone. The JSON comes from the campaign admin's progress view, which checks
-// the viewer may see the campaign. When the status changes (sent, paused elsewhere…), the page
+// A campaign's admin page: follow its progress without reloading (its times are shown in the
+// viewer's zone by the admin's shared static/mailhub/local_time.js). The JSON comes from the
+// campaign admin's progress view, which checks the viewer may see the campaign. When the status changes (sent, paused elsewhere…), the page
 // is loaded once more, since its controls differ.
 (function () {
   "use strict";
   var POLL_MS = 2000;
-
-  function localTimes(root) {
-    root.querySelectorAll("time.local-time[datetime]").forEach(function (el) {
-      var when = new Date(el.getAttribute("datetime"));
-      if (isNaN(when)) return;
-      el.title = el.textContent;
-      el.textContent = when.toLocaleString(undefined, {
-        year: "numeric", month: "short", day: "numeric",
-        hour: "2-digit", minute: "2-digit", timeZoneName: "short"
-      });
-    });
-  }
 
   function set(panel, name, value) {
     var el = panel.querySelector('[data-field="' + name + '"]');
@@ -24,10 +12,10 @@
   }
 
   function show(panel, data) {
-    var bar = panel.querySelector(".campaign-progress");
+    var bar = panel.querySelector(".mh-progress");
     if (bar) {
       bar.setAttribute("aria-valuenow", Math.floor(data.percent));
-      bar.querySelector(".campaign-progress-bar").style.width = data.percent + "%";
+      bar.querySelector("span").style.width = data.percent + "%";
     }
     var n = function (x) { return x.toLocaleString(); };
     set(panel, "sent", n(data.sent));
@@ -66,7 +54,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    localTimes(document);
     confirmDanger();
     var panel = document.getElementById("campaign-panel");
     if (panel) follow(panel);

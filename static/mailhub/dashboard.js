@@ -46,8 +46,9 @@
     return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
   }
 
+  // The admin's shared local time (static/mailhub/local_time.js rewrites it after each draw).
   function timeTag(iso) {
-    return iso ? el("time", { datetime: iso, title: iso, text: when(iso) }) : "–";
+    return iso ? el("time", { class: "mh-time", datetime: iso, title: iso, text: when(iso) }) : "–";
   }
 
   function duration(seconds) {
@@ -74,9 +75,12 @@
     return el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows));
   }
 
-  function state(text, kind) {
-    return el("span", { class: "mh-state mh-state-" + kind, text });
+  // The admin's shared badge (queueing/badges.py, static/mailhub/badges.css): same classes.
+  function badge(text, tone) {
+    return el("span", { class: "mh-badge mh-badge--" + tone, text });
   }
+  // campaigns/badges.py CAMPAIGN_TONES, for the statuses the dashboard lists.
+  const CAMPAIGN_TONES = { scheduled: "info", sending: "progress", paused: "warning" };
 
   // --- controls ------------------------------------------------------------------------
 
@@ -128,16 +132,16 @@
   function drawSending(s, now) {
     const parts = [];
     if (!s.pauses.length) {
-      parts.push(el("p", { class: "mh-banner" }, state("Sending", "ok"), " Workers send as the queue fills."));
+      parts.push(el("p", { class: "mh-banner" }, badge("Sending", "success"), " Workers send as the queue fills."));
     }
     for (const p of s.pauses) {
       const until = p.until ? "until " + when(p.until) + " (" + duration(secondsUntil(p.until, now)) + ")" : "until someone resumes it";
       const who = p.source === "operator" ? "Paused by " + (p.by || "an operator") : "Paused automatically (provider)";
       parts.push(el("p", { class: "mh-banner", "data-pause-source": p.source },
-        state("Paused", "bad"), " " + who + ", " + until + ": ", el("q", { text: p.reason })));
+        badge("Paused", "danger"), " " + who + ", " + until + ": ", el("q", { text: p.reason })));
     }
     for (const d of s.domain_pauses) {
-      parts.push(el("p", {}, state("Domain held", "warn"), " " + d.domain + " since ", timeTag(d.since), ": " + d.reason));
+      parts.push(el("p", {}, badge("Domain held", "warning"), " " + d.domain + " since ", timeTag(d.since), ": " + d.reason));
     }
     if (s.pauses.length) parts.push(el("p", { class: "mh-empty", text: "Messages wait in the queue and lose no attempts." }));
     if (can.pause_sending && urls.resume && s.pauses.length) {
@@ -221,7 +225,7 @@
     const dl = el("dl", { class: "mh-dl" },
       el("dt", { text: "Rate" }), el("dd", { text: l.rate ? l.rate + " requests/s" : "no limit" }),
       el("dt", { text: "Next free slot" }), el("dd", { text: wait > 0.05 ? "in " + wait.toFixed(1) + " s" : "now" }),
-      el("dt", { text: "Held" }), el("dd", {}, l.paused_until ? state("until " + when(l.paused_until), "bad") : state("no", "ok")));
+      el("dt", { text: "Held" }), el("dd", {}, l.paused_until ? badge("until " + when(l.paused_until), "danger") : badge("no", "success")));
     fill("mh-limiter", dl, l.pause_reason ? el("p", { class: "mh-empty", text: l.pause_reason }) : null);
   }
 
@@ -243,7 +247,7 @@
       }
       return el("tr", { "data-campaign": String(c.id) },
         el("td", {}, el("a", { href: withId(urls.campaign_page, c.id), text: c.name })),
-        el("td", {}, state(c.status, c.status === "sending" ? "ok" : "warn"), c.pause_reason ? el("div", { class: "mh-empty", text: c.pause_reason }) : null),
+        el("td", {}, badge(c.status, CAMPAIGN_TONES[c.status] || "neutral"), c.pause_reason ? el("div", { class: "mh-empty", text: c.pause_reason }) : null),
         el("td", {}, bar),
         el("td", { class: "mh-num", text: `${fmt(c.sent)} of ${fmt(c.total)}` }),
         el("td", { class: "mh-num", text: c.rate_per_second.toFixed(1) + "/s" }),
@@ -258,7 +262,7 @@
   function drawWorkers(list) {
     const rows = list.map((w) => el("tr", { "data-worker": w.name },
       el("td", { text: w.name }),
-      el("td", {}, state(w.alive ? w.state : w.state === "gone" ? "gone" : "no heartbeat", w.alive ? "ok" : "bad")),
+      el("td", {}, badge(w.alive ? w.state : w.state === "gone" ? "gone" : "no heartbeat", w.alive ? "success" : "danger")),
       el("td", {}, timeTag(w.last_heartbeat)),
       el("td", { text: w.queues.join(", ") || "–" }),
       el("td", { class: "mh-num", text: fmt(w.holding.messages + w.holding.batch_messages) }),
@@ -303,6 +307,7 @@
     const updated = document.getElementById("mh-updated");
     updated.textContent = "Updated " + when(s.generated_at);
     updated.classList.remove("mh-stale");
+    if (window.mailhubLocalTimes) window.mailhubLocalTimes(root);
     root.dataset.loaded = String(Number(root.dataset.loaded) + 1);
   }
 

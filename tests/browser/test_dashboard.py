@@ -147,6 +147,10 @@ def test_a_viewer_sees_no_controls(browser, live_server, django_user_model):
         assert page.locator("#content-main input[type=submit]").count() == 0
         assert page.locator("#content-main [data-action]").count() == 0
         assert "Autumn newsletter" in page.inner_text("#mh-campaigns")
+        # The admin's shared badge and local time (queueing/badges.py, local_time.js).
+        row = page.locator(f'tr[data-campaign="{campaign.pk}"]')
+        assert row.locator(".mh-badge.mh-badge--progress").inner_text() == "sending"
+        assert page.locator("#mh-failures time.mh-time[data-local]").count() >= 1
     finally:
         context.close()
 

@@ -2,8 +2,6 @@
 keys); the secret is shown once; the log is read-only with a "retry now" action."""
 
 import pytest
-from django.contrib.auth.models import Group
-from django.test import Client
 from django.urls import reverse
 
 from queueing.api_keys import api_key_create
@@ -17,15 +15,8 @@ DELIVERIES = reverse("admin:queueing_webhookdelivery_changelist")
 
 
 @pytest.fixture
-def client_for(django_user_model):
-    def make(role: str) -> Client:
-        user = django_user_model.objects.create_user(role, password="pw", is_staff=True)
-        user.groups.add(Group.objects.get(name=role))
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
+def client_for(client_as):
+    return client_as  # tests/conftest.py's signed-in client for a role
 
 
 @pytest.fixture
