@@ -129,7 +129,15 @@
 
   // --- sections ------------------------------------------------------------------------
 
+  // The section is redrawn on every refresh; while someone types a pause reason it is left
+  // alone (unless the pauses themselves changed), or the text and the focus would be lost.
+  let drawnPauses = null;
   function drawSending(s, now) {
+    const pauses = JSON.stringify([s.pauses, s.domain_pauses]);
+    const reason = document.querySelector("#mh-sending-body input[name=reason]");
+    const typing = reason && (reason.value !== "" || reason === document.activeElement);
+    if (typing && pauses === drawnPauses) return;
+    drawnPauses = pauses;
     const parts = [];
     if (!s.pauses.length) {
       parts.push(el("p", { class: "mh-banner" }, badge("Sending", "success"), " Workers send as the queue fills."));
@@ -311,7 +319,16 @@
     root.dataset.loaded = String(Number(root.dataset.loaded) + 1);
   }
 
+  // One refresh at a time: a button or a tab switch during a fetch must not start a second
+  // polling loop beside the first; it asks for one more refresh right after this one.
+  let fetching = false;
+  let again = false;
   async function refresh() {
+    if (fetching) {
+      again = true;
+      return;
+    }
+    fetching = true;
     clearTimeout(timer);
     try {
       const answer = await fetch(urls.status, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
@@ -325,6 +342,12 @@
       const updated = document.getElementById("mh-updated");
       updated.textContent = "Not updated (" + error.message + "); trying again";
       updated.classList.add("mh-stale");
+    }
+    fetching = false;
+    if (again) {
+      again = false;
+      refresh();
+      return;
     }
     timer = setTimeout(refresh, boot.refresh_seconds * 1000);
   }

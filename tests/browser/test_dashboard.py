@@ -137,6 +137,31 @@ def test_pause_and_resume_sending_from_the_dashboard(browser, live_server, djang
         context.close()
 
 
+def test_a_pause_reason_typed_slowly_survives_the_refreshes(
+    browser, live_server, django_user_model
+):
+    """The page refreshes every few seconds; a manager typing why sending stops keeps the
+    text and the focus across two refreshes, then pauses."""
+    context, page = sign_in(browser, live_server, django_user_model)
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        reason = page.locator("#mh-sending input[name=reason]")
+        reason.click()
+        page.keyboard.type("DNS ")
+        loaded = int(page.get_attribute("#content-main", "data-loaded"))
+        page.wait_for_function(
+            f"Number(document.querySelector('#content-main').dataset.loaded) >= {loaded + 2}",
+            timeout=15_000,
+        )
+        page.keyboard.type("change")
+        assert reason.input_value() == "DNS change"
+        page.click("input[data-action=pause-sending]")
+        page.wait_for_selector('[data-pause-source="operator"]')
+        assert "DNS change" in page.inner_text("#mh-sending")
+    finally:
+        context.close()
+
+
 def test_a_viewer_sees_no_controls(browser, live_server, django_user_model):
     failed("Rejected")
     campaign = sending_campaign()
