@@ -226,9 +226,9 @@ def bench_fanout(recipients: int) -> list[Row]:
     return [Row("fanout", "output", line) for line in out[-3:]]
 
 
-def bench_api(quick: bool) -> list[Row]:
-    """benchmarks/api_send.py in its own process: it needs PostgreSQL and gunicorn."""
-    script = Path(__file__).with_name("api_send.py")
+def _own_process(name: str, quick: bool) -> list[Row]:
+    """benchmarks/NAME in its own process (it needs PostgreSQL and gunicorn): its --tsv rows."""
+    script = Path(__file__).with_name(name)
     out = subprocess.run(
         [sys.executable, str(script), "--tsv", *(["--quick"] if quick else [])],
         stdout=subprocess.PIPE,
@@ -236,18 +236,14 @@ def bench_api(quick: bool) -> list[Row]:
         check=True,
     ).stdout
     return [Row(*line.split("\t")) for line in out.strip().splitlines() if line.count("\t") == 3]
+
+
+def bench_api(quick: bool) -> list[Row]:
+    return _own_process("api_send.py", quick)
 
 
 def bench_webhooks(quick: bool) -> list[Row]:
-    """benchmarks/webhooks.py in its own process: it needs PostgreSQL and gunicorn."""
-    script = Path(__file__).with_name("webhooks.py")
-    out = subprocess.run(
-        [sys.executable, str(script), "--tsv", *(["--quick"] if quick else [])],
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-    ).stdout
-    return [Row(*line.split("\t")) for line in out.strip().splitlines() if line.count("\t") == 3]
+    return _own_process("webhooks.py", quick)
 
 
 def main() -> None:

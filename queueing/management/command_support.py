@@ -10,6 +10,7 @@ from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
 from audit.services import NamedActor
+from queueing.bulk_actions import SKIP_REASONS, BulkReport
 from queueing.message_filters import FilterError, MessageFilter, build_filter
 from queueing.models import FailureCode
 
@@ -87,3 +88,19 @@ def progress_bar(total: int, description: str, stream=None) -> Iterator[Callable
         yield bar.update
     finally:
         bar.close()
+
+
+# Skips that --send-again-as-new turns into new messages instead (requeue_messages).
+SENT_AGAIN_SKIPS = ("provider_failed", "past_retry_window")
+
+
+def write_skips(out, report: BulkReport, *, planned: bool, send_again: bool = False) -> None:
+    """What a bulk command skipped (or, `planned`, will skip) and why, with example ids."""
+    for reason, count in report.skipped.most_common():
+        if planned and send_again and reason in SENT_AGAIN_SKIPS:
+            out.write(f"  to send again as new messages ({reason}): {count:,}")
+            continue
+        ids = report.examples.get(reason)
+        shown = f" (e.g. #{', #'.join(map(str, ids))})" if ids else ""
+        verb = "to skip" if planned else "skipped"
+        out.write(f"  {verb}: {count:,} {SKIP_REASONS[reason]}{shown}")

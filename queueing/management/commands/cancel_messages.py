@@ -3,12 +3,13 @@
 from django.core.management.base import BaseCommand, CommandParser
 
 from audit.services import audit_record
-from queueing.bulk_actions import SKIP_REASONS, cancel_preview, messages_cancel
+from queueing.bulk_actions import cancel_preview, messages_cancel
 from queueing.management.command_support import (
     add_filter_arguments,
     command_actor,
     filter_from_options,
     progress_bar,
+    write_skips,
 )
 from queueing.services import UNSENT
 
@@ -37,8 +38,7 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to do: no message matches these filters.")
             return
         self.stdout.write(f"  to cancel: {preview.done:,}")
-        for skip, count in preview.skipped.items():
-            self.stdout.write(f"  to skip: {count:,} {SKIP_REASONS[skip]}")
+        write_skips(self.stdout, preview, planned=True)
         if options["dry_run"]:
             self.stdout.write("Dry run: nothing was changed.")
             return
@@ -58,7 +58,4 @@ class Command(BaseCommand):
             detail={"filter": selection.as_detail(), "reason": reason, **report.as_detail()},
         )
         self.stdout.write(f"{report.done:,} message(s) cancelled.")
-        for skip, count in report.skipped.most_common():
-            ids = report.examples.get(skip, [])
-            shown = f" (e.g. #{', #'.join(map(str, ids))})" if ids else ""
-            self.stdout.write(f"  skipped: {count:,} {SKIP_REASONS[skip]}{shown}")
+        write_skips(self.stdout, report, planned=False)

@@ -3,12 +3,13 @@
 from django.core.management.base import BaseCommand, CommandParser
 
 from audit.services import audit_record
-from queueing.bulk_actions import SKIP_REASONS, BulkReport, messages_requeue, retry_preview
+from queueing.bulk_actions import messages_requeue, retry_preview
 from queueing.management.command_support import (
     add_filter_arguments,
     command_actor,
     filter_from_options,
     progress_bar,
+    write_skips,
 )
 from queueing.models import MessageStatus
 
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to do: no message matches these filters.")
             return
         self.stdout.write(f"  to retry: {preview.done:,}")
-        _write_skips(self.stdout, preview, options["send_again_as_new"], planned=True)
+        write_skips(self.stdout, preview, planned=True, send_again=options["send_again_as_new"])
         if options["dry_run"]:
             self.stdout.write("Dry run: nothing was changed.")
             return
@@ -66,15 +67,4 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{len(report.sent_again):,} message(s) sent again as new messages: {pairs}{more}"
             )
-        _write_skips(self.stdout, report, options["send_again_as_new"], planned=False)
-
-
-def _write_skips(out, report: BulkReport, send_again: bool, *, planned: bool) -> None:
-    for reason, count in report.skipped.most_common():
-        if planned and send_again and reason in ("provider_failed", "past_retry_window"):
-            out.write(f"  to send again as new messages ({reason}): {count:,}")
-            continue
-        ids = report.examples.get(reason)
-        shown = f" (e.g. #{', #'.join(map(str, ids))})" if ids else ""
-        verb = "to skip" if planned else "skipped"
-        out.write(f"  {verb}: {count:,} {SKIP_REASONS[reason]}{shown}")
+        write_skips(self.stdout, report, planned=False, send_again=options["send_again_as_new"])
