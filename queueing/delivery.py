@@ -5,15 +5,19 @@ can carry (a due frozen batch, or up to 100 due messages, or one message that mu
 prepare it (render, drop suppressed, expire), send it, record the outcome. Under a burst one
 job sends hundreds of emails per request; on an idle system a lone message goes out at once.
 
-A bulk drain gives way as soon as transactional work waits, and every drain stops after a time
-budget and hands over to a fresh job, so no queue is starved.
+Under a rate limit each request's slot is reserved first and the request is prepared just
+before it, and a bulk drain's requests start with any transactional mail that waits, so a
+transactional message leaves in one of the next slots during a campaign. Every drain stops
+after a time budget and hands over to a fresh job, so no queue is starved.
 
 One concern (the drain loop and the steps of one request), which the claim, the rendering,
 the provider and the recording it calls keep in modules of their own.
 """
 
 import logging
+import statistics
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -71,6 +75,10 @@ class Request:
     batch: BatchClaim | None = None
     alone: MessageClaim | None = None
 
+    def carries(self, priority: str) -> bool:
+        members = self.batch.members if self.batch else [self.alone.message] if self.alone else []
+        return any(m.priority == priority for m in members)
+
 
 @dataclass(frozen=True)
 class SendResult:
@@ -84,14 +92,20 @@ class SendResult:
 
 
 def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECONDS) -> DrainReport:
-    """Send due work until none is left, the budget is spent, or something more urgent waits.
+    """Send due work until none is left, the budget is spent, or the gate closes.
 
     Pipelined: while one request is with the provider (on a helper thread), the next one is
     claimed, rendered and frozen here, so a worker's CPU is not idle during the call. At most
-    one request is in flight per worker, and the limiter's slot is still taken right before
-    each call."""
+    one request is in flight per worker.
+
+    Under a rate limit the next request's slot is reserved first, and the request is claimed
+    and frozen only just before that slot (`_Pacing`): what arrived in the meantime still makes
+    it into the request. A bulk drain serves transactional mail that waits: its next request
+    starts with the transactional messages and bulk fills the rest of it, so a password reset
+    leaves in the next slot without costing the campaign a request of its own."""
     report = DrainReport()
     deadline = time.monotonic() + budget
+    pacing = _Pacing()
     with _Sender() as sender:
         while True:
             if not sender.keep_going:
@@ -100,28 +114,98 @@ def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECON
             if pause:
                 log.warning("Sending paused (%s); drain of %s stops", pause.reason, priority)
                 break
-            if priority == Priority.BULK and queue_for(Priority.TRANSACTIONAL).count:
-                request_drain(priority)  # transactional mail first; continue afterwards
-                break
             if time.monotonic() > deadline:
                 request_drain(priority)
                 break
-            request = prepare_next(priority, worker, report)
+            slot = pacing.slot_ahead()
+            started = time.monotonic()
+            request = prepare_next(_served(priority), worker, report)
+            pacing.prepared(time.monotonic() - started)
             if request is None:
                 break
-            if request.batch is not None and request.batch.batch.size >= get_provider().max_batch:
+            if request.batch is not None and request.batch.batch.size >= _room():
                 # A full batch means a backlog: ask for a second drain, which an idle worker
                 # takes (one waiting job at most, however often this asks).
                 request_drain(priority)
             if request.batch or request.alone:
-                sender.submit(request, report)
+                sender.submit(request, report, slot)
+                pacing.used(full=bool(request.batch) and request.batch.batch.size >= _room())
+                if priority == Priority.TRANSACTIONAL and not request.carries(priority):
+                    break  # transactional mail is done; bulk has drains of its own
     return report
+
+
+def _room() -> int:
+    return get_provider().max_batch
+
+
+def _served(priority: str) -> tuple[str, ...]:
+    """The priorities a drain of `priority` takes work from, most urgent first. A bulk drain
+    also takes the transactional mail that waits (a drain job for it is queued), ahead of
+    its own. Under a rate limit, bulk fills the room a transactional drain's request leaves:
+    a request costs the same with 1 email or 100, and it is the request that is scarce."""
+    if priority == Priority.TRANSACTIONAL:
+        limited = float(settings.RESEND_RATE_LIMIT) > 0
+        return (Priority.TRANSACTIONAL, Priority.BULK) if limited else (priority,)
+    if queue_for(Priority.TRANSACTIONAL).count:
+        return (Priority.TRANSACTIONAL, Priority.BULK)
+    return (priority,)
+
+
+class _Pacing:
+    """When the next request's slot is some way off, claim and prepare the request just
+    before the slot instead of right away: a message that arrives meanwhile joins it.
+
+    The lead is the time preparing usually takes, with room to spare; preparing that runs
+    past the slot only costs that slot (send_request takes the next one). After a request
+    that was not full the queue is likely empty: the next one is prepared at once, so a drain
+    with nothing left ends without holding a slot it will not use."""
+
+    DEFAULT_LEAD = 0.25  # before the first request of a drain is timed
+    MIN_LEAD = 0.05
+
+    def __init__(self) -> None:
+        self._recent: deque[float] = deque(maxlen=5)
+        self._slot: ratelimit.Reservation | None = None
+        self._backlog = True  # a drain starts because work waits
+
+    def lead(self) -> float:
+        if not self._recent:
+            return self.DEFAULT_LEAD
+        # The median: one slow preparation (a cold cache, a busy core) costs at most its own
+        # slot, instead of pulling the next few preparations away from theirs.
+        return max(1.5 * statistics.median(self._recent) + 0.03, self.MIN_LEAD)
+
+    def slot_ahead(self) -> ratelimit.Reservation | None:
+        """Reserve the next slot (unless one is kept from a request that came to nothing) and
+        sleep until the lead before it. None without a rate limit, when the next slot is
+        nearer than the lead (prepare at once), or further away than a drain waits: then
+        send_request takes a slot right before the call, as without a reservation."""
+        if not self._backlog:
+            return None
+        if self._slot is None or self._slot.due < time.monotonic():
+            slot = ratelimit.reserve_ahead(
+                max_wait=settings.MAILHUB_LEASE_SECONDS / 3, min_wait=self.lead()
+            )
+            self._slot = slot if slot is not None and slot.granted else None
+        if self._slot is not None:
+            delay = self._slot.due - self.lead() - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        return self._slot
+
+    def prepared(self, seconds: float) -> None:
+        self._recent.append(seconds)
+
+    def used(self, *, full: bool) -> None:
+        self._slot = None
+        self._backlog = full
 
 
 def send_next(priority: str, worker: str, report: DrainReport) -> bool:
     """Claim, prepare and send one request's worth of work, all in this thread; False when
     the drain should stop (nothing due, or the shared rate limit is too far away)."""
-    request = prepare_next(priority, worker, report)
+    request = prepare_next((priority,), worker, report)
     if request is None:
         return False
     if request.batch or request.alone:
@@ -131,32 +215,51 @@ def send_next(priority: str, worker: str, report: DrainReport) -> bool:
     return True
 
 
-def prepare_next(priority: str, worker: str, report: DrainReport) -> Request | None:
-    """Claim and prepare the next request: a due retry of a frozen batch, or up to 100 due
-    messages (rendered, checked, frozen into a batch), or one message that goes alone.
+def prepare_next(priorities: tuple[str, ...], worker: str, report: DrainReport) -> Request | None:
+    """Claim and prepare the next request from the due work of `priorities` (most urgent
+    first): a due retry of a frozen batch, or up to 100 due messages (rendered, checked,
+    frozen into a batch; each priority's in turn), or one message that goes alone. A more
+    urgent priority's message that must go alone goes before a group of a later one.
     None when nothing is due; an empty Request when all it claimed was dropped before
     sending (suppressed, expired, unrenderable)."""
     now = time.monotonic()
     if now - report.due_batches_checked_at >= DUE_BATCH_CHECK_SECONDS:
         report.due_batches_checked_at = now
-        batch = claims.claim_due_batch(priority, worker=worker)
+        batch = _due_batch(priorities, worker)
         if batch is not None:
             return Request(batch=batch)
+    for priority in priorities[:-1]:
+        request = _take_alone(priority, worker)
+        if request is not None:
+            return request
     request = claims.take_group(
-        priority,
+        priorities,
         limit=get_provider().max_batch,
         worker=worker,
         prepare=partial(_prepared, worker=worker),
     )
     if request is not None:
         return request
-    token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
-    if not group:
-        # Nothing new is due; a frozen batch's retry may be.
-        report.due_batches_checked_at = time.monotonic()
+    request = _take_alone(priorities[-1], worker)
+    if request is not None:
+        return request
+    # Nothing new is due; a frozen batch's retry may be.
+    report.due_batches_checked_at = time.monotonic()
+    batch = _due_batch(priorities, worker)
+    return Request(batch=batch) if batch is not None else None
+
+
+def _due_batch(priorities: tuple[str, ...], worker: str) -> BatchClaim | None:
+    for priority in priorities:
         batch = claims.claim_due_batch(priority, worker=worker)
-        return Request(batch=batch) if batch is not None else None
-    return _prepared(token, group, worker=worker, stored=True)
+        if batch is not None:
+            return batch
+    return None
+
+
+def _take_alone(priority: str, worker: str) -> Request | None:
+    token, group = claims.claim_messages(priority, alone=True, limit=1, worker=worker)
+    return _prepared(token, group, worker=worker, stored=True) if group else None
 
 
 def _prepared(token, group: list[Message], *, worker: str, stored: bool) -> Request:
@@ -173,9 +276,10 @@ def _prepared(token, group: list[Message], *, worker: str, stored: bool) -> Requ
     return Request(alone=MessageClaim(group[0], token))
 
 
-def send_request(request: Request) -> SendResult:
+def send_request(request: Request, slot: ratelimit.Reservation | None = None) -> SendResult:
     """Take a slot from the shared limiter, make the call, record the outcome. The slot is
-    taken last, right before the call: the provider sees requests spaced as the limiter
+    taken last, right before the call (or, reserved ahead by the drain, waited for here and
+    given up for a new one if missed): the provider sees requests spaced as the limiter
     spaced them, however long claiming and preparing took."""
     # Everything counted for this request reaches Redis in one round trip, at the end.
     with metrics.request_tally():
@@ -184,7 +288,8 @@ def send_request(request: Request) -> SendResult:
             # Paused while this request was being prepared (e.g. by the previous answer).
             _release(request, pause.release_delay, EventKind.PAUSED, pause.reason)
             return SendResult("released", requested=False)
-        slot = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
+        if slot is None or not ratelimit.wait_for(slot):
+            slot = ratelimit.acquire(max_wait=settings.MAILHUB_LEASE_SECONDS / 3)
         if not slot.granted:
             metrics.count(catalogue.RATELIMIT_NO_SLOT)
             detail = f"the shared rate limit has no slot for {slot.wait:.1f} s"
@@ -209,7 +314,9 @@ class _Sender:
         self._report: DrainReport | None = None
         self.keep_going = True
 
-    def submit(self, request: Request, report: DrainReport) -> None:
+    def submit(
+        self, request: Request, report: DrainReport, slot: ratelimit.Reservation | None = None
+    ) -> None:
         self.wait()
         if not self.keep_going:
             # The last call said stop (no slot in reach, or paused): give this one back.
@@ -217,7 +324,7 @@ class _Sender:
             self.wait()
             return
         self._report = report
-        self._in_flight = self._pool.submit(send_request, request)
+        self._in_flight = self._pool.submit(send_request, request, slot)
 
     def wait(self) -> None:
         if self._in_flight is None:

@@ -26,22 +26,24 @@ PAUSED_UNTIL_KEY = "mailhub:ratelimit:paused_until_ms"
 PROVIDER_LIMIT_KEY = "mailhub:ratelimit:provider_limit"
 PAUSE_REASON_KEY = "mailhub:ratelimit:pause_reason"
 
-# KEYS: next slot, paused-until. ARGV: spacing ms, longest wait ms a caller accepts.
-# Returns {1, wait ms} for a reserved slot, or {0, wait ms} when the wait is longer than the
-# caller accepts (nothing reserved, so a caller that gives up leaves no hole in the timeline).
+# KEYS: next slot, paused-until. ARGV: spacing ms, longest wait ms a caller accepts, shortest
+# wait ms it reserves for (0: any). Returns {1, wait ms, slot ms} for a reserved slot, or
+# {0, wait ms, slot ms} when the wait is outside those bounds (nothing reserved, so a caller
+# that gives up leaves no hole in the timeline). The slot is on Redis' clock.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local spacing = tonumber(ARGV[1])
 local max_wait = tonumber(ARGV[2])
+local min_wait = tonumber(ARGV[3])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or 0),
                       tonumber(redis.call('GET', KEYS[2]) or 0))
 local wait = slot - now
-if wait > max_wait then
-  return {0, tostring(wait)}
+if wait > max_wait or wait < min_wait then
+  return {0, tostring(wait), tostring(slot)}
 end
 redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', math.ceil(wait + spacing + 60000))
-return {1, tostring(wait)}
+return {1, tostring(wait), tostring(slot)}
 """
 
 # KEYS: paused-until. ARGV: pause ms. Never shortens a longer pause already in place.
@@ -60,10 +62,13 @@ return tostring(until_ms)
 @dataclass(frozen=True)
 class Reservation:
     """`granted`: wait `wait` seconds, then send. Otherwise the budget is further away than the
-    caller accepted and nothing was reserved."""
+    caller accepted and nothing was reserved. `due` is when the slot comes on this process's
+    monotonic clock, `slot_ms` the same moment on Redis' clock (0 without a rate limit)."""
 
     granted: bool
     wait: float
+    due: float = 0.0
+    slot_ms: float = 0.0
 
 
 def configured_rate() -> float:
@@ -85,8 +90,9 @@ def spacing_ms(rate: float) -> float:
     return 1000.0 * (1.0 + margin) / rate
 
 
-def reserve(max_wait: float) -> Reservation:
-    """Reserve the next request slot if it comes within `max_wait` seconds."""
+def reserve(max_wait: float, min_wait: float = 0.0) -> Reservation:
+    """Reserve the next request slot if it comes within `max_wait` seconds (and not sooner
+    than `min_wait`)."""
     rate = configured_rate()
     if rate <= 0:
         paused = _paused_for()
@@ -95,10 +101,49 @@ def reserve(max_wait: float) -> Reservation:
         return Reservation(True, paused)
     spacing = spacing_ms(rate)
     result = get_redis().eval(
-        _RESERVE, 2, NEXT_SLOT_KEY, PAUSED_UNTIL_KEY, spacing, max_wait * 1000
+        _RESERVE, 2, NEXT_SLOT_KEY, PAUSED_UNTIL_KEY, spacing, max_wait * 1000, min_wait * 1000
     )
-    granted, wait_ms = result
-    return Reservation(bool(granted), float(wait_ms) / 1000)
+    granted, wait_ms, slot_ms = result
+    wait = float(wait_ms) / 1000
+    return Reservation(bool(granted), wait, time.monotonic() + wait, float(slot_ms))
+
+
+def reserve_ahead(max_wait: float, min_wait: float) -> Reservation | None:
+    """Reserve the next slot before the request for it is prepared, so that its content is
+    fixed as late as possible (queueing.delivery). None, and nothing reserved, when there is
+    no rate limit or the next slot comes sooner than `min_wait` (the time preparing takes):
+    the slot is then best taken right before the call, as `acquire` does. A reservation that
+    is not granted: the slot is further away than `max_wait`."""
+    if configured_rate() <= 0:
+        return None
+    reservation = reserve(max_wait, min_wait)
+    if not reservation.granted and reservation.wait < min_wait:
+        return None
+    return reservation
+
+
+def wait_for(reservation: Reservation) -> bool:
+    """Sleep until a slot reserved ahead comes. False when it cannot be used any more: a 429
+    has since held the timeline past it (the pause came after the reservation), or this
+    process woke too late for it; the caller then takes a new slot (`acquire`). The pause is
+    looked up just before the slot, so that nothing but the lateness check stands between
+    the slot and the call."""
+    delay = reservation.due - PAUSE_CHECK_AHEAD - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    paused_until = get_redis().get(PAUSED_UNTIL_KEY)
+    if paused_until and float(paused_until) > reservation.slot_ms:
+        return False
+    delay = reservation.due - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    if time.monotonic() - reservation.due > MAX_LATENESS:
+        log.debug("Woke too late for a slot reserved ahead; taking a new one")
+        return False
+    return True
+
+
+PAUSE_CHECK_AHEAD = 0.005
 
 
 # A caller that wakes up later than this after its slot (a busy CPU, a long GC) lets the slot

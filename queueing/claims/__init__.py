@@ -8,7 +8,7 @@
 - batches: freezing a group into a batch, a message going alone, a due batch's retry.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.db import connection
 
@@ -41,9 +41,11 @@ def claims_at_freeze() -> bool:
 
 
 def take_group(
-    priority: str, *, limit: int, worker: str, prepare: Callable[..., object]
+    priorities: Sequence[str], *, limit: int, worker: str, prepare: Callable[..., object]
 ) -> object | None:
     """Claim a group of due messages for one request and prepare it, the way this database
-    does it best (see claims.postgres and claims.sqlite)."""
+    does it best (see claims.postgres and claims.sqlite). The due messages of each of
+    `priorities` join in turn: a bulk drain's group starts with the transactional messages
+    that wait, and bulk fills the rest of the request."""
     side = postgres if claims_at_freeze() else sqlite
-    return side.take_group(priority, limit=limit, worker=worker, prepare=prepare)
+    return side.take_group(priorities, limit=limit, worker=worker, prepare=prepare)

@@ -8,7 +8,7 @@ every other writer: there the claim is stored first, see claims.sqlite.)
 """
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -19,20 +19,25 @@ from queueing.claims.stored import claim_after_failure, from_cursor, stored_grou
 from queueing.models import Message, MessageStatus
 
 
-def hold_messages(priority: str, *, limit: int, worker: str) -> tuple[uuid.UUID, list[Message]]:
-    """Lock up to `limit` due messages that may join a batch and give them a claim in memory
-    only; call inside a transaction, and store the claim before it ends (store_claims,
-    freeze_batch or hold_alone with stored=False)."""
+def hold_messages(
+    priority: str, *, limit: int, worker: str, token: uuid.UUID | None = None
+) -> tuple[uuid.UUID, list[Message]]:
+    """Lock up to `limit` due messages that may join a batch and give them a claim (under
+    `token`, a new one if None) in memory only; call inside a transaction, and store the
+    claim before it ends (store_claims, freeze_batch or hold_alone with stored=False)."""
     if not connection.in_atomic_block:
         raise RuntimeError("hold_messages locks rows: call it inside transaction.atomic()")
+    token = token or uuid.uuid4()
     return from_cursor(
-        (priority, False), lambda after: _hold(priority, limit=limit, worker=worker, after=after)
+        (priority, False),
+        lambda after: _hold(priority, limit=limit, worker=worker, after=after, token=token),
     )
 
 
-def _hold(priority: str, *, limit: int, worker: str, after: int) -> tuple[uuid.UUID, list]:
+def _hold(
+    priority: str, *, limit: int, worker: str, after: int, token: uuid.UUID
+) -> tuple[uuid.UUID, list]:
     now = timezone.now()
-    token = uuid.uuid4()
     held = list(
         claimable_messages(priority, now)
         .filter(send_alone=False, id__gt=after)
@@ -75,17 +80,23 @@ def store_claims(messages: list[Message]) -> None:
 
 
 def take_group(
-    priority: str, *, limit: int, worker: str, prepare: Callable[..., object]
+    priorities: Sequence[str], *, limit: int, worker: str, prepare: Callable[..., object]
 ) -> object | None:
-    """Hold up to `limit` messages that may join a batch and hand them to
-    `prepare(token, group, stored=False)` inside the holding transaction; None when nothing
-    is due. After a job died holding (queueing.holding), the group is claimed the stored way."""
+    """Hold up to `limit` messages that may join a batch, the due ones of each priority in
+    turn, and hand them to `prepare(token, group, stored=False)` inside the holding
+    transaction; None when nothing is due. After a job died holding (queueing.holding), the
+    group is claimed the stored way."""
     if not holding.may_hold(worker):
-        return stored_group(priority, limit=limit, worker=worker, prepare=prepare)
+        return stored_group(priorities, limit=limit, worker=worker, prepare=prepare)
     held: list[Message] = []
     try:
         with transaction.atomic():
-            token, held = hold_messages(priority, limit=limit, worker=worker)
+            token = uuid.uuid4()
+            for priority in priorities:
+                if len(held) < limit:
+                    held += hold_messages(
+                        priority, limit=limit - len(held), worker=worker, token=token
+                    )[1]
             return prepare(token, held, stored=False) if held else None
     except (KeyboardInterrupt, SystemExit):
         raise

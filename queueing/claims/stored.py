@@ -8,7 +8,7 @@ same result), UPDATE them, RETURNING the claimed rows: one round trip and no re-
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -32,13 +32,16 @@ _cursors: dict[tuple[str, bool], tuple[int, float]] = {}
 
 
 def claim_messages(
-    priority: str, *, alone: bool, limit: int, worker: str
+    priority: str, *, alone: bool, limit: int, worker: str, token: uuid.UUID | None = None
 ) -> tuple[uuid.UUID, list[Message]]:
     """Claim up to `limit` due messages (only send-alone ones if `alone`), oldest first
-    (from this process's cursor on, see above)."""
+    (from this process's cursor on, see above), under `token` (a new one if None)."""
+    token = token or uuid.uuid4()
     return from_cursor(
         (priority, alone),
-        lambda after: _claim(priority, alone=alone, limit=limit, worker=worker, after=after),
+        lambda after: _claim(
+            priority, alone=alone, limit=limit, worker=worker, after=after, token=token
+        ),
     )
 
 
@@ -58,12 +61,11 @@ def from_cursor(
 
 
 def _claim(
-    priority: str, *, alone: bool, limit: int, worker: str, after: int
+    priority: str, *, alone: bool, limit: int, worker: str, after: int, token: uuid.UUID
 ) -> tuple[uuid.UUID, list[Message]]:
     """One statement: pick the due rows (SKIP LOCKED on PostgreSQL), UPDATE them, RETURNING
     the claimed rows, so a claim costs one round trip and no re-read."""
     now = timezone.now()
-    token = uuid.uuid4()
     picked = (
         claimable_messages(priority, now)
         .filter(send_alone=alone, id__gt=after)
@@ -123,9 +125,15 @@ def _claim_sql(
 
 
 def stored_group(
-    priority: str, *, limit: int, worker: str, prepare: Callable[..., object]
+    priorities: Sequence[str], *, limit: int, worker: str, prepare: Callable[..., object]
 ) -> object | None:
-    """Claim up to `limit` messages that may join a batch, store the claim at once, and hand
+    """Claim up to `limit` messages that may join a batch, the due ones of each priority in
+    turn (`priorities` in order: the first's go first), store the claim at once, and hand
     them to `prepare(token, group, stored=True)`; None when nothing is due."""
-    token, group = claim_messages(priority, alone=False, limit=limit, worker=worker)
+    token, group = uuid.uuid4(), []
+    for priority in priorities:
+        if len(group) < limit:
+            group += claim_messages(
+                priority, alone=False, limit=limit - len(group), worker=worker, token=token
+            )[1]
     return prepare(token, group, stored=True) if group else None

@@ -158,3 +158,86 @@ def test_the_one_message_left_of_a_claim_stays_alone_after_an_unclear_outcome(sa
     assert {r["idempotency_key"] for r in singles} == {lone.idempotency_key}
     assert len(sandbox.emails(to=lone.to[0])) == 1
     assert all(Message.objects.get(pk=m.pk).batch_id for m in newcomers)
+
+
+def accept_bulk(count: int) -> list[Message]:
+    return [
+        message_create(
+            to=[f"news{i}@example.com"], subject="News", text=f"Issue {i}", priority="bulk"
+        )
+        for i in range(count)
+    ]
+
+
+def requests_in_order(sandbox) -> list[list[dict]]:
+    """The accepted emails, one list per provider request, in the order they arrived."""
+    requests: dict[str, list[dict]] = {}
+    for email in sandbox.emails():
+        requests.setdefault(email["raw_body_sha256"], []).append(email)
+    return [sorted(r, key=lambda e: e["batch_index"] or 0) for r in requests.values()]
+
+
+def priorities_of(request: list[dict]) -> list[str]:
+    subjects = [e["request"]["subject"] for e in request]
+    return ["bulk" if s == "News" else "transactional" for s in subjects]
+
+
+def test_transactional_mail_leads_a_request_that_bulk_fills(sandbox, settings):
+    from queueing.delivery import drain
+    from queueing.models import Priority
+
+    settings.RESEND_RATE_LIMIT = 1000  # under a rate limit, where requests are scarce
+    bulk = accept_bulk(250)
+    codes = accept(3)  # arrived after the bulk, and still first
+    drain(Priority.TRANSACTIONAL)
+    first, second = requests_in_order(sandbox)
+    # A request costs the same with 3 emails or 100: bulk fills the room the codes leave.
+    assert priorities_of(first) == ["transactional"] * 3 + ["bulk"] * 97
+    # The transactional drain stops after the first request with no transactional mail in it;
+    # the rest is the bulk drains' work.
+    assert priorities_of(second) == ["bulk"] * 100
+    assert Message.objects.filter(status=MessageStatus.QUEUED).count() == 53
+    sent = {m.pk for m in [*codes, *bulk[:197]]}
+    assert set(Message.objects.filter(status=MessageStatus.SENT).values_list("pk", flat=True)) == (
+        sent
+    )
+
+
+def test_a_bulk_drain_takes_transactional_mail_that_waits_first(sandbox):
+    import django_rq
+
+    from queueing.delivery import drain
+    from queueing.models import Priority
+
+    bulk = accept_bulk(150)
+    (code,) = accept(1)  # its drain job waits on the transactional queue
+    with_file = message_create(
+        to=["files@example.com"],
+        subject="Your invoice",
+        text="Attached.",
+        attachments=[AttachmentInput(filename="invoice.txt", content=b"total: 1")],
+    )
+    assert django_rq.get_queue("transactional").count == 1
+    drain(Priority.BULK)
+    requests = requests_in_order(sandbox)
+    # The one that must go alone goes first, then the code leads the first batch.
+    assert [len(r) for r in requests] == [1, 100, 51]
+    assert requests[0][0]["request"]["subject"] == "Your invoice"
+    assert priorities_of(requests[1]) == ["transactional"] + ["bulk"] * 99
+    assert_each_sent_once(sandbox, [*bulk, code, with_file])
+    code.refresh_from_db()
+    assert code.batch.member_ids[0] == code.pk
+
+
+def test_without_a_rate_limit_a_transactional_drain_leaves_bulk_to_bulk_drains(sandbox, settings):
+    from queueing.delivery import drain
+    from queueing.models import Priority
+
+    settings.RESEND_RATE_LIMIT = 0
+    accept_bulk(50)
+    codes = accept(3)
+    drain(Priority.TRANSACTIONAL)
+    (only,) = requests_in_order(sandbox)
+    assert priorities_of(only) == ["transactional"] * 3
+    assert Message.objects.filter(status=MessageStatus.QUEUED).count() == 50
+    assert_each_sent_once(sandbox, codes)

@@ -105,3 +105,42 @@ def test_provider_announced_limit_lowers_the_rate(settings):
 def test_no_limit_means_no_wait(settings, rate):
     settings.RESEND_RATE_LIMIT = rate
     assert all(ratelimit.reserve(max_wait=0).wait == 0 for _ in range(50))
+
+
+def test_reserving_ahead_needs_a_limit_and_a_slot_some_way_off(settings):
+    settings.RESEND_RATE_LIMIT = 0
+    assert ratelimit.reserve_ahead(max_wait=5, min_wait=0.2) is None  # no limit: go at once
+    settings.RESEND_RATE_LIMIT = 1
+    # The timeline is free: the slot is nearer than preparing takes, so nothing is reserved
+    # (the caller prepares first and takes the slot right before the call)...
+    assert ratelimit.reserve_ahead(max_wait=5, min_wait=0.2) is None
+    assert ratelimit.reserve(max_wait=5).wait < 0.1  # ...and the free slot is still free.
+    # The next one is about a second off: reserved, with its moment on both clocks.
+    ahead = ratelimit.reserve_ahead(max_wait=5, min_wait=0.2)
+    assert ahead is not None and ahead.granted and 0.5 < ahead.wait <= 1.1
+    assert ahead.due > time.monotonic() and ahead.slot_ms > 0
+    # Further away than the caller waits: refused, and nothing reserved.
+    refused = ratelimit.reserve_ahead(max_wait=0.5, min_wait=0.2)
+    assert refused is not None and not refused.granted
+    assert 1.0 < ratelimit.reserve(max_wait=5).wait <= 2.2
+
+
+def test_a_slot_reserved_ahead_is_waited_for(settings):
+    settings.RESEND_RATE_LIMIT = 2
+    ratelimit.reserve(max_wait=5)
+    ahead = ratelimit.reserve_ahead(max_wait=5, min_wait=0.1)
+    assert ahead is not None and ahead.granted
+    assert ratelimit.wait_for(ahead)
+    assert time.monotonic() >= ahead.due  # never early
+
+
+def test_a_slot_reserved_ahead_is_given_up_when_missed_or_paused_past(settings):
+    settings.RESEND_RATE_LIMIT = 2
+    ratelimit.reserve(max_wait=5)
+    missed = ratelimit.reserve_ahead(max_wait=5, min_wait=0.1)
+    time.sleep(missed.due - time.monotonic() + 0.05)  # woke 50 ms after the slot
+    assert not ratelimit.wait_for(missed)  # sent late, it could crowd the next one's second
+    ratelimit.reserve(max_wait=5)
+    paused = ratelimit.reserve_ahead(max_wait=5, min_wait=0.1)
+    ratelimit.pause(2.0)  # a 429 after the reservation: its retry-after covers the slot
+    assert not ratelimit.wait_for(paused)
