@@ -241,3 +241,28 @@ def test_without_a_rate_limit_a_transactional_drain_leaves_bulk_to_bulk_drains(s
     assert priorities_of(only) == ["transactional"] * 3
     assert Message.objects.filter(status=MessageStatus.QUEUED).count() == 50
     assert_each_sent_once(sandbox, codes)
+
+
+def test_under_a_rate_limit_a_request_is_frozen_just_before_its_slot(sandbox, settings):
+    """A message accepted while a drain waits for its slot still joins that drain's request."""
+    import threading
+    import time
+
+    from queueing import ratelimit
+    from queueing.delivery import drain
+    from queueing.models import Priority
+
+    settings.RESEND_RATE_LIMIT = 1
+    accept_bulk(20)
+    ratelimit.reserve(max_wait=5)  # another worker's slot: the next one is a second away
+    started = time.monotonic()
+    worker = threading.Thread(target=drain, args=(Priority.BULK,))
+    worker.start()
+    time.sleep(0.2)  # the drain has reserved its slot and sleeps until just before it
+    (code,) = accept(1)
+    worker.join(timeout=30)
+    (request,) = requests_in_order(sandbox)
+    assert priorities_of(request) == ["transactional"] + ["bulk"] * 20
+    assert time.monotonic() - started >= 0.9  # it did wait for the slot
+    code.refresh_from_db()
+    assert code.status == MessageStatus.SENT

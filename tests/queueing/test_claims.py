@@ -79,7 +79,7 @@ def test_a_drain_that_fails_while_preparing_claims_the_messages_with_a_lease(mon
 
     monkeypatch.setattr(delivery, "_blocked", broken)
     with pytest.raises(RuntimeError, match="suppression list"):
-        delivery.prepare_next(Priority.TRANSACTIONAL, "w", delivery.DrainReport())
+        delivery.prepare_next((Priority.TRANSACTIONAL,), "w", delivery.DrainReport())
     for message in Message.objects.filter(pk__in=[m.pk for m in messages]):
         assert (message.status, message.attempts, message.batch_id) == (
             MessageStatus.SENDING,
@@ -91,7 +91,7 @@ def test_a_drain_that_fails_while_preparing_claims_the_messages_with_a_lease(mon
 
 def test_a_held_group_is_stored_with_claim_batch_and_content_in_one_write():
     messages = accept(3)
-    request = delivery.prepare_next(Priority.TRANSACTIONAL, "worker-a", delivery.DrainReport())
+    request = delivery.prepare_next((Priority.TRANSACTIONAL,), "worker-a", delivery.DrainReport())
     assert request is not None and request.batch is not None
     batch = request.batch.batch
     assert batch.member_ids == [m.pk for m in messages]
@@ -133,7 +133,7 @@ def test_after_a_worker_died_holding_its_next_group_is_claimed_with_a_lease(monk
         pytest.fail("the group was held")
 
     monkeypatch.setattr(claims.postgres, "hold_messages", never)
-    request = delivery.prepare_next(Priority.TRANSACTIONAL, "w", delivery.DrainReport())
+    request = delivery.prepare_next((Priority.TRANSACTIONAL,), "w", delivery.DrainReport())
     assert request is not None and request.batch is not None
     assert request.batch.batch.member_ids == [m.pk for m in messages]
     assert get_redis().get("mailhub:holding:w") is None  # the next group may be held again
@@ -145,6 +145,6 @@ def test_a_hold_that_ends_clears_its_mark():
     from queueing.connection import get_redis
 
     accept(2)
-    request = delivery.prepare_next(Priority.TRANSACTIONAL, "w", delivery.DrainReport())
+    request = delivery.prepare_next((Priority.TRANSACTIONAL,), "w", delivery.DrainReport())
     assert request is not None and request.batch is not None
     assert get_redis().get("mailhub:holding:w") is None

@@ -78,7 +78,7 @@ def test_the_provider_pause_still_works_and_resume_lifts_both(django_user_model)
 def test_work_prepared_when_the_pause_came_is_released_without_an_attempt(sandbox):
     """The drain checks the gate again right before each call (queueing.delivery)."""
     (message,) = queue(1)
-    request = prepare_next("transactional", "w1", DrainReport())
+    request = prepare_next(("transactional",), "w1", DrainReport())
     assert isinstance(request, Request) and (request.alone or request.batch)
     sending_gate.operator_pause(reason="stop now", minutes=60)
     result = send_request(request)
