@@ -29,7 +29,7 @@ from django.utils import timezone
 from queueing import claims, hooks, ratelimit, recording, sending_gate
 from queueing.addresses import bare_address
 from queueing.claims import BatchClaim, MessageClaim
-from queueing.enqueue import queue_for, request_drain
+from queueing.enqueue import hold_drain_flag, queue_for, release_drain_flag, request_drain
 from queueing.events import add_event
 from queueing.metrics import catalogue
 from queueing.metrics import tally as metrics
@@ -106,33 +106,72 @@ def drain(priority: str, *, worker: str = "", budget: float = DRAIN_BUDGET_SECON
     report = DrainReport()
     deadline = time.monotonic() + budget
     pacing = _Pacing()
-    with _Sender() as sender:
-        while True:
+    holds = _holds_transactional(priority)
+    try:
+        with _Sender() as sender:
+            _drain_loop(priority, worker, report, deadline, pacing, sender, holds)
+    finally:
+        if holds:
+            release_drain_flag(Priority.TRANSACTIONAL, work_left=_transactional_due)
+    return report
+
+
+def _drain_loop(
+    priority: str,
+    worker: str,
+    report: DrainReport,
+    deadline: float,
+    pacing: "_Pacing",
+    sender: "_Sender",
+    holds: bool,
+) -> None:
+    while True:
+        if holds:
+            hold_drain_flag(Priority.TRANSACTIONAL)  # refreshed: a drain job clears it
+        if not sender.keep_going:
+            break
+        pause = sending_gate.current_pause()
+        if pause:
+            log.warning("Sending paused (%s); drain of %s stops", pause.reason, priority)
+            break
+        if time.monotonic() > deadline:
+            request_drain(priority)
+            break
+        if pacing.reserves_ahead():
+            # The previous request goes first: a slot reserved while it still waits for its
+            # own (or, having missed it, for a new one) could pass before the sender is free.
+            sender.wait()
             if not sender.keep_going:
                 break
-            pause = sending_gate.current_pause()
-            if pause:
-                log.warning("Sending paused (%s); drain of %s stops", pause.reason, priority)
-                break
-            if time.monotonic() > deadline:
-                request_drain(priority)
-                break
-            slot = pacing.slot_ahead()
-            started = time.monotonic()
-            request = prepare_next(_served(priority), worker, report)
-            pacing.prepared(time.monotonic() - started)
-            if request is None:
-                break
-            if request.batch is not None and request.batch.batch.size >= _room():
-                # A full batch means a backlog: ask for a second drain, which an idle worker
-                # takes (one waiting job at most, however often this asks).
-                request_drain(priority)
-            if request.batch or request.alone:
-                sender.submit(request, report, slot)
-                pacing.used(full=bool(request.batch) and request.batch.batch.size >= _room())
-                if priority == Priority.TRANSACTIONAL and not request.carries(priority):
-                    break  # transactional mail is done; bulk has drains of its own
-    return report
+        slot = pacing.slot_ahead()
+        started = time.monotonic()
+        request = prepare_next(_served(priority), worker, report)
+        pacing.prepared(time.monotonic() - started)
+        if request is None:
+            break
+        if request.batch is not None and request.batch.batch.size >= _room():
+            # A full batch means a backlog: ask for a second drain, which an idle worker
+            # takes (one waiting job at most, however often this asks).
+            request_drain(priority)
+        if request.batch or request.alone:
+            sender.submit(request, report, slot)
+            pacing.used(full=bool(request.batch) and request.batch.batch.size >= _room())
+            if priority == Priority.TRANSACTIONAL and not request.carries(priority):
+                break  # transactional mail is done; bulk has drains of its own
+
+
+def _holds_transactional(priority: str) -> bool:
+    """A bulk drain that takes transactional mail into every request (under a rate limit)
+    stands in for transactional drain jobs while it runs (enqueue.hold_drain_flag)."""
+    return priority == Priority.BULK and _rate_limited()
+
+
+def _rate_limited() -> bool:
+    return float(settings.RESEND_RATE_LIMIT) > 0
+
+
+def _transactional_due() -> bool:
+    return claims.claimable_messages(Priority.TRANSACTIONAL, timezone.now()).exists()
 
 
 def _room() -> int:
@@ -140,14 +179,17 @@ def _room() -> int:
 
 
 def _served(priority: str) -> tuple[str, ...]:
-    """The priorities a drain of `priority` takes work from, most urgent first. A bulk drain
-    also takes the transactional mail that waits (a drain job for it is queued), ahead of
-    its own. Under a rate limit, bulk fills the room a transactional drain's request leaves:
-    a request costs the same with 1 email or 100, and it is the request that is scarce."""
-    if priority == Priority.TRANSACTIONAL:
-        limited = float(settings.RESEND_RATE_LIMIT) > 0
-        return (Priority.TRANSACTIONAL, Priority.BULK) if limited else (priority,)
-    if queue_for(Priority.TRANSACTIONAL).count:
+    """The priorities a drain of `priority` takes work from, most urgent first.
+
+    Under a rate limit every drain takes transactional mail first and fills the rest of the
+    request with bulk: a request costs the same with 1 email or 100, and it is the request
+    that the limit makes scarce; and a transactional message then leaves in whichever
+    worker's request is frozen next (its own drain job may be waiting for a slot). Without a
+    limit a transactional drain keeps to its own queue, and a bulk drain takes transactional
+    mail ahead of its own while a drain job for it waits."""
+    if _rate_limited():
+        return (Priority.TRANSACTIONAL, Priority.BULK)
+    if priority == Priority.BULK and queue_for(Priority.TRANSACTIONAL).count:
         return (Priority.TRANSACTIONAL, Priority.BULK)
     return (priority,)
 
@@ -161,7 +203,9 @@ class _Pacing:
     that was not full the queue is likely empty: the next one is prepared at once, so a drain
     with nothing left ends without holding a slot it will not use."""
 
-    DEFAULT_LEAD = 0.25  # before the first request of a drain is timed
+    # Before the first request of a drain is timed: a drain runs in a fresh job process (a new
+    # database connection, cold caches), whose first preparation is its slowest.
+    DEFAULT_LEAD = 0.5
     MIN_LEAD = 0.05
 
     def __init__(self) -> None:
@@ -175,6 +219,10 @@ class _Pacing:
         # The median: one slow preparation (a cold cache, a busy core) costs at most its own
         # slot, instead of pulling the next few preparations away from theirs.
         return max(1.5 * statistics.median(self._recent) + 0.03, self.MIN_LEAD)
+
+    def reserves_ahead(self) -> bool:
+        """Whether the next request may get a slot reserved ahead (a backlog, a rate limit)."""
+        return self._backlog and _rate_limited()
 
     def slot_ahead(self) -> ratelimit.Reservation | None:
         """Reserve the next slot (unless one is kept from a request that came to nothing) and

@@ -105,6 +105,41 @@ def drain_started(priority: str) -> None:
             get_redis().delete(EVENTS_STREAK)
 
 
+# While a drain takes another priority's mail into its requests (under a rate limit, a bulk
+# drain takes transactional mail first, queueing.delivery), it holds that priority's flag:
+# messages accepted meanwhile then enqueue no drain job of their own (a job, and a forked
+# process, per message, while the running drain sends them in its next request anyway). The
+# drain releases the flag when it ends and looks once more: whatever it left is asked for
+# (`release_drain_flag`). A drain that dies holding it leaves a flag that expires after
+# FLAG_TTL, and the reconciler asks again, as for a lost job.
+HELD = "held"
+# KEYS: the flag. Deletes it only if a drain holds it (not if a job was enqueued meanwhile).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def hold_drain_flag(priority: str) -> None:
+    """Set (or refresh) the flag of `priority` for a drain that serves it; see above."""
+    with contextlib.suppress(redis.RedisError):
+        get_redis().set(drain_flag(priority), HELD, ex=FLAG_TTL)
+
+
+def release_drain_flag(priority: str, *, work_left: Callable[[], bool]) -> None:
+    """Release a held flag, then ask for a drain if `work_left()`: a message accepted while
+    the flag was held and not sent by the drain that held it is never left without a job."""
+    try:
+        get_redis().eval(_RELEASE, 1, drain_flag(priority), HELD)
+    except redis.RedisError as exc:
+        log.warning("Redis unreachable; %s drain flag left to expire: %s", priority, exc)
+        return
+    if work_left():
+        request_drain(priority)
+
+
 def request_drain_on_commit(priority: str) -> None:
     """Ask for a drain once the surrounding transaction commits (at once outside one)."""
     transaction.on_commit(lambda: request_drain(priority))

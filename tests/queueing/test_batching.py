@@ -266,3 +266,41 @@ def test_under_a_rate_limit_a_request_is_frozen_just_before_its_slot(sandbox, se
     assert time.monotonic() - started >= 0.9  # it did wait for the slot
     code.refresh_from_db()
     assert code.status == MessageStatus.SENT
+
+
+def test_a_bulk_drain_under_a_rate_limit_stands_in_for_transactional_drain_jobs(sandbox, settings):
+    """While it runs, a transactional message enqueues no job of its own (the drain sends it
+    in its next request); when it ends, what it left is asked for."""
+    import django_rq
+
+    from queueing import enqueue
+    from queueing.delivery import drain
+    from queueing.models import Priority
+
+    settings.RESEND_RATE_LIMIT = 1000
+    transactional = django_rq.get_queue("transactional")
+    enqueue.hold_drain_flag(Priority.TRANSACTIONAL)  # as a running bulk drain does
+    (code,) = accept(1)
+    assert transactional.count == 0
+    # A bulk drain that ends before sending anything (its budget is spent) releases the flag
+    # and asks for a drain of the message it left.
+    drain(Priority.BULK, budget=0)
+    assert transactional.count == 1
+    assert not sandbox.emails()
+    code.refresh_from_db()
+    assert code.status == MessageStatus.QUEUED
+
+
+def test_a_drain_job_enqueued_meanwhile_keeps_its_flag(settings):
+    from queueing import enqueue
+    from queueing.connection import get_redis
+    from queueing.models import Priority
+
+    flag = enqueue.drain_flag(Priority.TRANSACTIONAL)
+    enqueue.hold_drain_flag(Priority.TRANSACTIONAL)
+    get_redis().set(flag, "1")  # a job was enqueued and its flag set after the hold
+    enqueue.release_drain_flag(Priority.TRANSACTIONAL, work_left=lambda: False)
+    assert get_redis().get(flag) == b"1"
+    get_redis().set(flag, enqueue.HELD)
+    enqueue.release_drain_flag(Priority.TRANSACTIONAL, work_left=lambda: False)
+    assert get_redis().get(flag) is None
