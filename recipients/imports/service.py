@@ -2,8 +2,9 @@
 
 `recipients_import` streams the file (recipients.imports.reader), validates each row
 (.rows), writes chunks through the database's writer (.writers) and records the run (.runs).
-Only the addresses seen so far are kept in memory (to report duplicate rows). The import adds
-one "subscribed" event to the list's timeline, not one per person.
+Memory stays the size of a few chunks however long the file: the addresses seen so far (to
+report duplicate rows) are kept in the database (.repeats). The import adds one "subscribed"
+event to the list's timeline, not one per person.
 
 The whole import is one transaction: a file-level error (wrong encoding, not CSV, no email
 column), found on any line, stores nothing. A bad row is only rejected, with its reason, in
@@ -137,6 +138,7 @@ def _write_rows(
     for last_line, item in read_ahead(prepared) if writer.read_ahead else prepared:
         writer.write(item)
         progress.written(last_line - header_lines)
+    writer.finish()
 
 
 def import_run_execute(*, run_id: int) -> dict[str, Any]:
