@@ -121,7 +121,7 @@ def _write_rows(
     header_lines = reader.line
     parser.read_header(header)
     rejections.start(header)
-    writer = writer_for_database(summary.list, summary, rejections.add)
+    writer = writer_for_database(summary.list, summary, rejections.add_written)
 
     def valid_rows() -> Iterator[Row]:
         for line, raw in reader:
@@ -137,6 +137,7 @@ def _write_rows(
     )
     for last_line, item in read_ahead(prepared) if writer.read_ahead else prepared:
         writer.write(item)
+        rejections.chunk_written()
         progress.written(last_line - header_lines)
     writer.finish()
 
