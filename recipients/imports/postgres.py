@@ -1,16 +1,12 @@
 """PostgreSQL: write an import chunk set-based, on the server (one concern: this writer and
 the SQL it runs; longer than most modules because the statements are spelled out).
 
-The parsing thread turns each chunk of 10,000 rows into CSV text for COPY
+The parsing thread turns each chunk of 10,000 valid rows into CSV text for COPY
 (`PostgresWriter.prepare`: attributes as JSON, unsubscribe tokens from one `os.urandom` read
 per chunk), so the writing thread only talks to the database. Per chunk, `write` copies the
 rows into a temporary staging table, then a handful of statements do the rest without sending
 rows back and forth:
 
-0. the staged rows that repeat an earlier line's address or external_id are rejected
-   (recipients.imports.repeats: one SELECT reads what earlier chunks claimed of the staged
-   addresses and external ids from a temporary "seen" table, the rule runs here, then the
-   rejected rows leave the stage and the others are added to the seen table);
 1. rows whose external_id belongs to another recipient are read back (to be rejected) and
    dropped from the stage;
 2. one statement (`write_new_and_changed`) updates the changed recipients, inserts the new
@@ -34,7 +30,6 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from recipients.imports.repeats import claim
 from recipients.imports.rows import Reject, Row
 from recipients.imports.summary import ImportCounts
 from recipients.models import List, Recipient, Source, Subscription
@@ -75,9 +70,6 @@ class PostgresWriter:
         )
         return chunk, text
 
-    def finish(self) -> None:
-        """Nothing to do: the temporary tables go with the import's transaction."""
-
     def write(self, prepared: tuple[list[Row], str]) -> None:
         """Stage one chunk and write it (see the module)."""
         chunk, text = prepared
@@ -85,12 +77,6 @@ class PostgresWriter:
             create_stage()
             self.staging = True
         stage(text)
-        lines, owners = seen_of_stage()
-        claimed = claim(chunk, lines, owners, self.reject)
-        if len(claimed) < len(chunk):
-            kept = {row.line for row in claimed}
-            unstage([row.line for row in chunk if row.line not in kept])
-        see_stage()
         clashes = external_id_clashes()
         if clashes:
             by_line = {row.line: row for row in chunk}
@@ -117,8 +103,6 @@ class PostgresWriter:
 
 
 STAGE = "recipients_import_stage"
-# What this import's earlier chunks claimed (recipients.imports.repeats): one row per address.
-SEEN = "recipients_import_seen"
 STAGE_COLUMNS = ("line", "email", "first_name", "last_name", "external_id", "attributes", "token")
 
 
@@ -131,63 +115,13 @@ SUBSCRIPTION = _table(Subscription)
 
 
 def create_stage() -> None:
-    """The staging table and an empty seen table; they live until the import's transaction
-    ends."""
+    """The staging table; it lives until the import's transaction ends."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE} ("
             "line integer NOT NULL, email text NOT NULL, first_name text NOT NULL, "
             "last_name text NOT NULL, external_id text, attributes jsonb NOT NULL, "
             "token text NOT NULL) ON COMMIT DROP"
-        )
-        # Emptied for each import: two imports in one transaction (tests, a caller's own
-        # atomic block) must not see each other's lines.
-        cursor.execute(f"DROP TABLE IF EXISTS {SEEN}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {SEEN} (email text PRIMARY KEY, line integer NOT NULL, "
-            "external_id text) ON COMMIT DROP"
-        )
-        cursor.execute(f"CREATE INDEX ON {SEEN} (external_id)")
-
-
-def seen_of_stage() -> tuple[dict[str, int], dict[str, str]]:
-    """What earlier chunks claimed of the staged addresses and external ids: (address → its
-    first line, external_id → the address that gave it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            # LATERAL … LIMIT 1: one probe of the seen table's index per staged row, rather
-            # than hashing the whole seen table (which grows with the file) for every chunk.
-            f"SELECT true, s.email, o.line, NULL FROM {STAGE} s CROSS JOIN LATERAL "
-            f"(SELECT line FROM {SEEN} WHERE email = s.email LIMIT 1) o "
-            f"UNION ALL SELECT false, s.external_id, NULL, o.email FROM {STAGE} s "
-            f"CROSS JOIN LATERAL (SELECT email FROM {SEEN} WHERE external_id = s.external_id "
-            "LIMIT 1) o WHERE s.external_id IS NOT NULL"
-        )
-        lines: dict[str, int] = {}
-        owners: dict[str, str] = {}
-        for is_email, key, line, owner in cursor.fetchall():
-            if is_email:
-                lines[key] = line
-            else:
-                owners[key] = owner
-    return lines, owners
-
-
-def unstage(lines: list[int]) -> None:
-    """Take these lines out of the stage."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {STAGE} s USING unnest(%s::integer[]) AS r(line) WHERE s.line = r.line",
-            [lines],
-        )
-
-
-def see_stage() -> None:
-    """Add the staged rows (every one claimed its address) to the seen table."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {SEEN} (email, line, external_id) "
-            f"SELECT email, line, external_id FROM {STAGE}"
         )
 
 

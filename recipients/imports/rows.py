@@ -4,9 +4,9 @@ The header decides, once for the whole file, which column is the address, which 
 Recipient fields and which become attributes. A row is rejected (with its reason, through the
 `reject` callback) when it has the wrong number of fields or a malformed or empty address. A
 field over its length is only noted on the row (`problem`): whether an address or external_id
-was already given on an earlier line is decided later, chunk by chunk, against the database
-(recipients.imports.repeats), and a repeated address is reported as such even when the row is
-also too long. Nothing here grows with the file.
+was already given on an earlier line is decided after parsing, a batch at a time, against a
+scratch database (recipients.imports.repeats), and a repeated address is reported as such even
+when the row is also too long. Nothing here grows with the file.
 
 A cell that begins with apostrophes followed by a formula character (`'=...`, as mailhub's
 exports and reports escape them) loses one apostrophe (recipients.csv_cells.unescape_cell).
@@ -50,7 +50,7 @@ class Row:
     fields: dict[str, str]  # non-empty first_name / last_name / external_id
     attributes: dict[str, str]
     # Why the row is rejected unless it repeats an earlier address (a field over its length):
-    # the repeat is the reason given first, and only the writer knows about repeats.
+    # a repeat is the reason given first, and repeats are found after parsing (.repeats).
     problem: str | None = None
 
 

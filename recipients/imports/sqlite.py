@@ -1,8 +1,6 @@
 """SQLite: write an import chunk from this process, in a few statements per chunk.
 
-Per chunk of 5,000 rows: the rows that repeat an earlier line's address or external_id are
-rejected (recipients.imports.repeats; two SELECTs of a temporary "seen" table and one prepared
-INSERT into it), then one SELECT of the people the chunk names (and one of the owners
+Per chunk of 5,000 valid rows: one SELECT of the people the chunk names (and one of the owners
 of its external ids), one prepared INSERT … ON CONFLICT (email) DO UPDATE run for each new or
 changed recipient (unchanged ones are not written), one SELECT of the new people's ids, one
 SELECT of their subscriptions to the list, then one UPDATE of the pending ones and one
@@ -24,7 +22,6 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from recipients.imports.repeats import claim
 from recipients.imports.rows import Reject, Row
 from recipients.imports.summary import ImportCounts
 from recipients.models import List, Recipient, Source, Subscription
@@ -65,19 +62,6 @@ INSERT_SUBSCRIPTION = (
     f"VALUES ({', '.join('?' * len(SUBSCRIPTION_COLUMNS))}) "
     "ON CONFLICT (recipient_id, list_id) DO NOTHING"
 )
-# Which addresses and external ids this import's earlier chunks claimed
-# (recipients.imports.repeats): a temporary table, so it lives in SQLite's temporary file
-# (this build's default temp_store), behind a page cache of fixed size, not in this process's
-# objects.
-SEEN_TABLE = "temp.recipients_import_seen"
-CREATE_SEEN = (
-    f"CREATE TABLE {SEEN_TABLE} (email TEXT PRIMARY KEY, line INTEGER NOT NULL, "
-    "external_id TEXT) WITHOUT ROWID"
-)
-INDEX_SEEN = (
-    "CREATE INDEX temp.recipients_import_seen_external_id ON recipients_import_seen (external_id)"
-)
-INSERT_SEEN = f"INSERT INTO {SEEN_TABLE} (email, line, external_id) VALUES (?, ?, ?)"
 # Well under SQLite's limit of 32,766 parameters per statement.
 MAX_IN = 30_000
 SUBSCRIBED = Subscription.Status.SUBSCRIBED.value
@@ -93,14 +77,12 @@ class SqliteWriter:
 
     def __init__(self, target: List, counts: ImportCounts, reject: Reject) -> None:
         self.target, self.counts, self.reject = target, counts, reject
-        self.seen = False  # the seen table exists
 
     def prepare(self, chunk: list[Row]) -> list[Row]:
         return chunk
 
     def write(self, chunk: list[Row]) -> None:
-        """Reject the rows that repeat an earlier line, upsert the others and subscribe them."""
-        chunk = self._claim(chunk)
+        """Upsert one chunk of valid rows and subscribe them."""
         existing = {
             email: (pk, first, last, ext, _from_db_json(attrs))
             for pk, email, first, last, ext, attrs in select_in(
@@ -160,36 +142,6 @@ class SqliteWriter:
         if new_emails:
             ids.update(select_in(RECIPIENT_TABLE, "email, id", "email", new_emails))
         self._subscribe(list(ids.values()))
-
-    def finish(self) -> None:
-        """Drop the seen table (SQLite keeps a temporary table until the connection closes)."""
-        if self.seen:
-            raw_connection().execute(f"DROP TABLE {SEEN_TABLE}")
-            self.seen = False
-
-    def _claim(self, chunk: list[Row]) -> list[Row]:
-        """The rows of `chunk` that claim their address (recipients.imports.repeats), recorded
-        in the seen table; the others are rejected."""
-        db = raw_connection()
-        if not self.seen:
-            # A table left by an import that failed after its transaction (none should be)
-            # must not count as this import's lines.
-            db.execute(f"DROP TABLE IF EXISTS {SEEN_TABLE}")
-            db.execute(CREATE_SEEN)
-            db.execute(INDEX_SEEN)
-            self.seen = True
-        lines = dict(select_in(SEEN_TABLE, "email, line", "email", [r.email for r in chunk]))
-        external_ids = [
-            r.fields["external_id"]
-            for r in chunk
-            if r.problem is None and "external_id" in r.fields
-        ]
-        owners = dict(select_in(SEEN_TABLE, "external_id, email", "external_id", external_ids))
-        claimed = claim(chunk, lines, owners, self.reject)
-        db.executemany(
-            INSERT_SEEN, [(r.email, r.line, r.fields.get("external_id")) for r in claimed]
-        )
-        return claimed
 
     def _subscribe(self, ids: list[int]) -> None:
         """Subscribe these people; pending ones are confirmed, people who left are not."""

@@ -23,11 +23,7 @@ class Writer(Protocol):
         """Pure Python work on a chunk; runs in the parsing thread when reading ahead."""
 
     def write(self, prepared: Any) -> None:
-        """Write what `prepare` returned, adding to the counts; rejects rows through `reject`
-        (among them the rows that repeat an earlier line: recipients.imports.repeats)."""
-
-    def finish(self) -> None:
-        """After the last chunk: let go of what the import kept in the database."""
+        """Write what `prepare` returned, adding to the counts; rejects rows through `reject`."""
 
 
 def writer_for_database(target: List, counts: ImportCounts, reject: Reject) -> Writer:

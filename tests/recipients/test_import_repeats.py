@@ -1,15 +1,17 @@
-"""CSV import: rows that repeat an earlier line, found through the database chunk by chunk.
+"""CSV import: rows that repeat an earlier line, found a batch at a time in a scratch database.
 
-What earlier chunks claimed is kept in a temporary table, not in the process, so these tests
-run the same file with chunks of every size, from one row up: the rejections, their reasons
-and the report must not depend on where the chunks end."""
+What earlier batches claimed is kept in a scratch SQLite file, not in the process, so these
+tests run the same file with batches and chunks of every size, from one row up: the
+rejections, their reasons and the report must not depend on where batches or chunks end."""
 
 import csv
 import io
+import sqlite3
 
 import pytest
-from django.db import connection
 
+from recipients.exceptions import ImportFileError
+from recipients.imports import repeats
 from recipients.imports.postgres import PostgresWriter
 from recipients.imports.service import recipients_import
 from recipients.imports.sqlite import SqliteWriter
@@ -65,12 +67,19 @@ def run(text: str) -> tuple:
     return summary, list(csv.reader(io.StringIO(report.getvalue())))
 
 
-@pytest.fixture(params=[1, 2, 3, 4, 7, None], ids=lambda n: f"chunk={n or 'default'}")
+@pytest.fixture(
+    params=[(1, 1), (2, 3), (3, 2), (4, 7), (7, 4), (None, 1), (None, None)],
+    ids=lambda sizes: "batch={}-chunk={}".format(*(n or "default" for n in sizes)),
+)
 def chunk_size(request, monkeypatch):
-    """The writers' chunk size, small enough that repeats span chunk boundaries."""
-    if request.param:
-        monkeypatch.setattr(SqliteWriter, "chunk_size", request.param)
-        monkeypatch.setattr(PostgresWriter, "chunk_size", request.param)
+    """The repeats' batch size and the writers' chunk size, small enough that repeats span
+    batches, and batches and chunks end in different places."""
+    batch, chunk = request.param
+    if batch:
+        monkeypatch.setattr(repeats, "BATCH", batch)
+    if chunk:
+        monkeypatch.setattr(SqliteWriter, "chunk_size", chunk)
+        monkeypatch.setattr(PostgresWriter, "chunk_size", chunk)
     return request.param
 
 
@@ -126,8 +135,37 @@ def test_repeats_across_many_chunks_of_the_default_size():
     assert [int(row[0]) for row in report[1:]] == list(range(count + 2, count + 2 + len(again)))
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite keeps temporary tables")
-def test_sqlite_drops_its_seen_table_after_the_import():
+def test_the_scratch_database_is_closed_after_the_import(monkeypatch):
+    closed = []
+    real_exit = repeats.Repeats.__exit__
+
+    def exit_and_check(self, *exc):
+        real_exit(self, *exc)
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            self._db.execute("SELECT 1")
+        closed.append(True)
+
+    monkeypatch.setattr(repeats.Repeats, "__exit__", exit_and_check)
     run(FILE)
-    temporary = connection.cursor().execute("SELECT name FROM sqlite_temp_master").fetchall()
-    assert temporary == []
+    assert closed == [True]
+
+
+def test_the_scratch_database_is_closed_when_the_import_fails(monkeypatch):
+    """A file error deep in the file, after rows were claimed: nothing is stored, and the
+    scratch database is closed all the same."""
+    closed = []
+    real_exit = repeats.Repeats.__exit__
+    monkeypatch.setattr(repeats, "BATCH", 2)
+
+    def exit_and_record(self, *exc):
+        real_exit(self, *exc)
+        closed.append(exc[0])
+
+    monkeypatch.setattr(repeats.Repeats, "__exit__", exit_and_record)
+    # Far enough into the file (past the reader's buffers) that rows were claimed first.
+    many = "".join(f"p{i}@example.com,P,\n" for i in range(10_000)).encode()
+    data = FILE.encode() + many + b"late@example.com,\xff\xfe,\n"
+    with pytest.raises(ImportFileError, match="not UTF-8|decode|byte"):
+        recipients_import(file=io.BytesIO(data), list_slug="news")
+    assert closed == [ImportFileError]
+    assert not Recipient.objects.exists()
