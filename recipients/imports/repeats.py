@@ -38,7 +38,8 @@ CACHE_KIB = 4096  # the scratch file's page cache: its most memory
 SCHEMA = (
     "CREATE TABLE seen (email TEXT PRIMARY KEY, line INTEGER NOT NULL, external_id TEXT) "
     "WITHOUT ROWID",
-    "CREATE INDEX seen_external_id ON seen (external_id)",
+    # Partial: a file without external ids costs nothing here.
+    "CREATE INDEX seen_external_id ON seen (external_id) WHERE external_id IS NOT NULL",
 )
 LINES = "SELECT s.email, s.line FROM json_each(?) j JOIN seen s ON s.email = j.value"
 OWNERS = "SELECT s.external_id, s.email FROM json_each(?) j JOIN seen s ON s.external_id = j.value"

@@ -165,7 +165,7 @@ def test_the_scratch_database_is_closed_when_the_import_fails(monkeypatch):
     # Far enough into the file (past the reader's buffers) that rows were claimed first.
     many = "".join(f"p{i}@example.com,P,\n" for i in range(10_000)).encode()
     data = FILE.encode() + many + b"late@example.com,\xff\xfe,\n"
-    with pytest.raises(ImportFileError, match="not UTF-8|decode|byte"):
+    with pytest.raises(ImportFileError, match=r"not UTF-8|decode|byte"):
         recipients_import(file=io.BytesIO(data), list_slug="news")
     assert closed == [ImportFileError]
     assert not Recipient.objects.exists()
