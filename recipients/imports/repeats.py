@@ -17,10 +17,11 @@ one prepared INSERT of the batch's claims. The rule is a loop, not a set-based s
 because a claim depends on the claims before it: a row whose external_id is taken claims not
 even its address, so a later line with that address is not a duplicate.
 
-Why not the import's own database: on PostgreSQL a temporary table costs a round trip and
-server work per chunk on the writing thread's path (measured: 0.6-0.8 CPU s per 100,000
-rows, docs/PERFORMANCE.md); this scratch file is written in-process, in C, by the parsing
-thread, which hands over the GIL while SQLite works. The same code serves both databases, and
+Why not a temporary table in the import's own database: it costs about as much CPU (0.8 s per
+100,000 rows on PostgreSQL, docs/PERFORMANCE.md), but on PostgreSQL all of it on the writing
+thread's path (1.0-1.3 s of its wall time), in round trips and server work per chunk; this
+scratch file is written in-process, in C, by the parsing thread, which hands over the GIL
+while SQLite works. The same code serves both databases, and
 the scratch file is not part of the import's transaction, which it never needs to be: it only
 ever holds this file's lines.
 """
