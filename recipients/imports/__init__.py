@@ -2,6 +2,7 @@
 
 - `reader`: opens the file (refuses binary, picks the delimiter, decodes, counts bytes read);
 - `rows`: maps the header and validates each row;
+- `repeats`: the rows that repeat an earlier line (what earlier chunks claimed is in the database);
 - `report`: the rejected rows, with their reasons;
 - `sqlite`, `postgres`: one writer per database, with the same signature; `writers` chooses;
 - `read_ahead`: parses the next chunk in a second thread while the database writes one;

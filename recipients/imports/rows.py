@@ -2,9 +2,11 @@
 
 The header decides, once for the whole file, which column is the address, which map to
 Recipient fields and which become attributes. A row is rejected (with its reason, through the
-`reject` callback) when it has the wrong number of fields, a malformed or empty address, an
-address or external_id already given on an earlier line, or a field over its length. Only
-the addresses and external ids seen so far are kept in memory, to find those repeats.
+`reject` callback) when it has the wrong number of fields or a malformed or empty address. A
+field over its length is only noted on the row (`problem`): whether an address or external_id
+was already given on an earlier line is decided after parsing, a batch at a time, against a
+scratch database (recipients.imports.repeats), and a repeated address is reported as such even
+when the row is also too long. Nothing here grows with the file.
 
 A cell that begins with apostrophes followed by a formula character (`'=...`, as mailhub's
 exports and reports escape them) loses one apostrophe (recipients.csv_cells.unescape_cell).
@@ -47,6 +49,9 @@ class Row:
     email: str
     fields: dict[str, str]  # non-empty first_name / last_name / external_id
     attributes: dict[str, str]
+    # Why the row is rejected unless it repeats an earlier address (a field over its length):
+    # a repeat is the reason given first, and repeats are found after parsing (.repeats).
+    problem: str | None = None
 
 
 class RowParser:
@@ -58,8 +63,6 @@ class RowParser:
         self.email_index = 0
         self.field_columns: list[tuple[int, str, int]] = []  # (index, field, max length)
         self.attribute_columns: list[tuple[int, str]] = []  # (index, attribute name)
-        self.seen_emails: dict[str, int] = {}  # email → first line, for duplicate rows
-        self.seen_external_ids: dict[str, str] = {}  # external_id → email in this file
 
     def read_header(self, header: list[str]) -> None:
         """Work out each column's meaning; ImportFileError if the header is unusable."""
@@ -100,7 +103,7 @@ class RowParser:
         self.attribute_columns = [(i, name) for i, name, is_field in columns if not is_field]
 
     def parse(self, line: int, raw: list[str]) -> Row | None:
-        """The valid row, or None once `raw` has been rejected."""
+        """The row (valid, or with its `problem`), or None once `raw` has been rejected."""
         width = len(self.header)
         if len(raw) != width and not (len(raw) > width and not any(raw[width:])):
             self.reject(line, raw, f"the row has {len(raw)} fields; the header has {width}")
@@ -118,33 +121,20 @@ class RowParser:
             except ValidationError as exc:
                 self.reject(line, raw, exc.messages[0])
                 return None
-        first = self.seen_emails.get(email)
-        if first is not None:
-            self.reject(line, raw, f"duplicate of line {first} ({email})")
-            return None
         fields: dict[str, str] = {}
         for index, name, limit in self.field_columns:
             if value := raw[index].strip():
                 if value[0] == "'":
                     value = unescape_cell(value)
                 if len(value) > limit:
-                    self.reject(
-                        line, raw, f"{name} is {len(value)} characters; the limit is {limit}"
-                    )
-                    return None
+                    reason = f"{name} is {len(value)} characters; the limit is {limit}"
+                    return Row(line, raw, email, fields, {}, problem=reason)
                 fields[name] = value
         attributes = {
             name: unescape_cell(value) if value[0] == "'" else value
             for index, name in self.attribute_columns
             if (value := raw[index].strip())
         }
-        external_id = fields.get("external_id")
-        if external_id:
-            owner = self.seen_external_ids.setdefault(external_id, email)
-            if owner != email:
-                self.reject(line, raw, f"external_id {external_id!r} is also given to {owner}")
-                return None
-        self.seen_emails[email] = line
         return Row(line, raw, email, fields, attributes)
 
 

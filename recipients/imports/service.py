@@ -2,8 +2,9 @@
 
 `recipients_import` streams the file (recipients.imports.reader), validates each row
 (.rows), writes chunks through the database's writer (.writers) and records the run (.runs).
-Only the addresses seen so far are kept in memory (to report duplicate rows). The import adds
-one "subscribed" event to the list's timeline, not one per person.
+Memory stays the size of a few chunks however long the file: the addresses seen so far (to
+report duplicate rows) are kept in a scratch SQLite file (.repeats). The import adds one
+"subscribed" event to the list's timeline, not one per person.
 
 The whole import is one transaction: a file-level error (wrong encoding, not CSV, no email
 column), found on any line, stores nothing. A bad row is only rejected, with its reason, in
@@ -26,6 +27,7 @@ from recipients.exceptions import ImportFileError
 from recipients.imports.progress import Progress, StoredProgress
 from recipients.imports.read_ahead import read_ahead
 from recipients.imports.reader import CsvReader, file_size
+from recipients.imports.repeats import Repeats
 from recipients.imports.report import Rejections
 from recipients.imports.rows import Row, RowParser, chunks
 from recipients.imports.runs import (
@@ -112,15 +114,15 @@ def _write_rows(
     def reject_record(line: int, raw: list[str], reason: str) -> None:
         # A record the reader refuses (it spans lines) is a row of the file all the same.
         summary.rows += 1
-        rejections.add(line, raw, reason)
+        rejections.parsed(line, raw, reason)
 
     reader = CsvReader(file, encoding, on_bytes=progress.read, reject=reject_record)
-    parser = RowParser(reject=rejections.add)
+    parser = RowParser(reject=rejections.parsed)
     header = reader.header()
     header_lines = reader.line
     parser.read_header(header)
     rejections.start(header)
-    writer = writer_for_database(summary.list, summary, rejections.add)
+    writer = writer_for_database(summary.list, summary, rejections.written)
 
     def valid_rows() -> Iterator[Row]:
         for line, raw in reader:
@@ -129,14 +131,21 @@ def _write_rows(
             if row is not None:
                 yield row
 
-    # Each chunk goes with its last line, so that progress counts the lines written, not the
-    # ones read (which run up to a few chunks ahead).
-    prepared = (
-        (chunk[-1].line, writer.prepare(chunk)) for chunk in chunks(valid_rows(), writer.chunk_size)
-    )
-    for last_line, item in read_ahead(prepared) if writer.read_ahead else prepared:
-        writer.write(item)
-        progress.written(last_line - header_lines)
+    with Repeats(reject=rejections.repeated) as repeats:
+        # Each chunk goes with its last line, so that progress counts the lines written, not
+        # the ones read (which run up to a few chunks ahead). The repeats are found in the
+        # parsing thread, with everything else that precedes the database's work.
+        prepared = (
+            (chunk[-1].line, writer.prepare(chunk))
+            for chunk in chunks(repeats.claimed(valid_rows()), writer.chunk_size)
+        )
+        items = read_ahead(prepared) if writer.read_ahead else prepared
+        try:
+            for last_line, item in items:
+                writer.write(item)
+                progress.written(last_line - header_lines)
+        finally:
+            items.close()  # the parsing thread is done with the scratch file before it closes
 
 
 def import_run_execute(*, run_id: int) -> dict[str, Any]:
