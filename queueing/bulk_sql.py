@@ -16,7 +16,8 @@ Where the databases differ, the two ways sit side by side below as paired functi
 same signature (`_update_postgresql` / `_update_sqlite`, `_insert_postgresql` /
 `_insert_sqlite`), and `_paths()` is the one place that chooses between them:
 
-- PostgreSQL: one `UPDATE … FROM (VALUES …)`; statements skip Django's cursor. With psycopg 3
+- PostgreSQL: one `UPDATE … FROM (VALUES …)`, its guards compared with columns of the
+  VALUES list (see `_update_values`); statements skip Django's cursor. With psycopg 3
   that cursor binds parameters on the client, quoting every value into the SQL text in Python
   (about 100 µs per email for a batch's rendered content), and the server then parses that
   text back. They run instead on a psycopg `RawCursor` with native `$n` placeholders: the
@@ -48,6 +49,7 @@ _PLAIN_VALUES = (str, int, bool, type(None))
 
 Prepared = list[tuple[Any, list[Any]]]  # (primary key, the row's prepared values)
 Assignments = list[tuple[str, Any]]  # (quoted column, prepared value)
+Guards = list[tuple[str, Any, str]]  # (quoted column, prepared value, its SQL type)
 
 
 def _is_plain(field) -> bool:
@@ -105,7 +107,10 @@ def update_rows(
     if not rows:
         return 0
     common = [(_column(model, c), _preparer(model, c)(v)) for c, v in (set_also or {}).items()]
-    conditions = [(_column(model, c), _preparer(model, c)(v)) for c, v in (where or {}).items()]
+    conditions = [
+        (_column(model, c), _preparer(model, c)(v), _cast_type(model, c))
+        for c, v in (where or {}).items()
+    ]
     preps = [_preparer(model, c) for c in columns]
     prepared = [
         (pk_value, [prep(v) for prep, v in zip(preps, values, strict=True)])
@@ -180,10 +185,10 @@ def _update_postgresql(
     columns: Sequence[str],
     prepared: Prepared,
     common: Assignments,
-    conditions: Assignments,
+    conditions: Guards,
 ) -> int:
     changed = 0
-    step = max(1, (MAX_PARAMS - len(common) - len(conditions)) // (len(columns) + 1))
+    step = max(1, (MAX_PARAMS - len(common)) // (len(columns) + 1 + len(conditions)))
     for start in range(0, len(prepared), step):
         changed += _update_values(
             model, columns, prepared[start : start + step], common, conditions
@@ -209,12 +214,24 @@ def _update_values(
     columns: Sequence[str],
     chunk: Prepared,
     common: Assignments,
-    conditions: Assignments,
+    conditions: Guards,
 ) -> int:
+    """One statement for the chunk. The guards (`status = 'queued'`, a claim token, a batch)
+    are compared with columns of the VALUES list, repeated on every row, not with constants:
+    a constant lets the planner estimate the guard on its own from the table's statistics,
+    which lag a burst (ANALYZE saw every row sent; 10,000 are queued now). Estimating one
+    queued row, it scanned the table (or the queued index) for them and joined each to the
+    whole VALUES list: 100 x 1,800 comparisons, 150-350 ms per 100 rows, growing with the
+    backlog. Compared with a column, the guard is a join condition; the rows are found by
+    primary key (or one hash join), whatever the statistics say."""
     table = _table(model)
     pk = connection.ops.quote_name(model._meta.pk.column)
     number = _placeholders()
-    names = ["_pk", *(f"_v{i}" for i in range(len(columns)))]
+    names = [
+        "_pk",
+        *(f"_v{i}" for i in range(len(columns))),
+        *(f"_g{i}" for i in range(len(conditions))),
+    ]
     assignments = [
         f"{_column(model, c)} = CAST(v._v{i} AS {_cast_type(model, c)})"
         for i, c in enumerate(columns)
@@ -224,12 +241,15 @@ def _update_values(
         f"UPDATE {table} SET {', '.join(assignments)} "
         f"FROM (VALUES {rows_sql}) AS v({', '.join(names)}) "
         f"WHERE {table}.{pk} = CAST(v._pk AS bigint)"
-        + "".join(f" AND {table}.{c} = {next(number)}" for c, _ in conditions)
+        + "".join(
+            f" AND {table}.{c} = CAST(v._g{i} AS {cast})"
+            for i, (c, _, cast) in enumerate(conditions)
+        )
     )
+    guards = [v for _, v, _ in conditions]
     params = [
         *(v for _, v in common),
-        *(p for pk_value, values in chunk for p in (pk_value, *values)),
-        *(v for _, v in conditions),
+        *(p for pk_value, values in chunk for p in (pk_value, *values, *guards)),
     ]
     return _execute_native(sql, params)
 
@@ -268,16 +288,16 @@ def _update_sqlite(
     columns: Sequence[str],
     prepared: Prepared,
     common: Assignments,
-    conditions: Assignments,
+    conditions: Guards,
 ) -> int:
     assignments = [f"{_column(model, c)} = %s" for c in columns]
     assignments += [f"{c} = %s" for c, _ in common]
     pk = connection.ops.quote_name(model._meta.pk.column)
     sql = f"UPDATE {_table(model)} SET {', '.join(assignments)} WHERE {pk} = %s" + "".join(
-        f" AND {c} = %s" for c, _ in conditions
+        f" AND {c} = %s" for c, _, _ in conditions
     )
     params = [
-        [*values, *(v for _, v in common), pk_value, *(v for _, v in conditions)]
+        [*values, *(v for _, v in common), pk_value, *(v for _, v, _ in conditions)]
         for pk_value, values in prepared
     ]
     with connection.cursor() as cursor:
