@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from queueing import bulk_sql
 from queueing.bulk_sql import insert_rows, select_in, update_rows
+from queueing.models import Message, MessageStatus
 from recipients.models import List, Recipient, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,52 @@ def test_update_rows_sets_each_rows_values_only_where_the_guard_holds():
 def test_each_database_has_its_pair_of_paths():
     expected = bulk_sql._POSTGRESQL if connection.vendor == "postgresql" else bulk_sql._SQLITE
     assert bulk_sql._paths() is expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_update_rows_finds_rows_by_key_when_the_statistics_lag_a_burst(monkeypatch):
+    """ANALYZE saw every message sent; now 2,000 are queued (a burst the statistics have not
+    seen) and a batch's 100 rows are written under the guard `status = 'queued'`. A guard
+    compared with a constant made the planner expect one queued row, scan for all of them
+    and compare each with every row of the VALUES list (a nested loop with a join filter:
+    150-350 ms per 100 rows at 2,000 queued). Compared with a column of the VALUES list, the
+    guard is a join condition and the rows are found by key or by one hash join."""
+    now = timezone.now()
+    Message.objects.bulk_create(
+        Message(
+            idempotency_key=f"k{i}", from_email="a@example.com", to=[f"p{i}@example.com"],
+            subject="s", status=MessageStatus.SENT,
+        )
+        for i in range(2000)
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE queueing_message")
+    Message.objects.update(status=MessageStatus.QUEUED)
+    plans = []
+    original = bulk_sql._execute_native
+
+    def explained(sql, params):
+        with connection.cursor() as cursor:
+            cursor.execute("SAVEPOINT plan")
+        plans.append("\n".join(row[0] for row in _native_rows("EXPLAIN ANALYZE " + sql, params)))
+        with connection.cursor() as cursor:
+            cursor.execute("ROLLBACK TO SAVEPOINT plan")
+        return original(sql, params)
+
+    monkeypatch.setattr(bulk_sql, "_execute_native", explained)
+    ids = list(Message.objects.order_by("pk").values_list("pk", flat=True)[1000:1100])
+    columns = ("claimed_by", "updated_at", "subject", "html", "text", "headers", "needs_render")
+    values = ("w", now, "Hello", "<p>Hi</p>" * 50, "Hi", {"X-A": "1"}, False)
+    changed = update_rows(
+        Message, columns, {pk: values for pk in ids}, where={"status": MessageStatus.QUEUED}
+    )
+    assert changed == 100
+    assert plans and "Join Filter" not in plans[0], plans[0]
+
+
+def _native_rows(sql: str, params: list) -> list[tuple]:
+    import psycopg
+
+    with psycopg.RawCursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
