@@ -20,9 +20,13 @@ Benchmarks (targets from the issues in brackets):
   webhooks    Resend's signed webhooks under gunicorn on PostgreSQL, 2 real workers applying
               them to 10,000 sent messages (benchmarks/webhooks.py) [>= 1,000 events/s
               accepted, p99 <= 100 ms at 1,000/s, a 100,000-event burst drained <= 60 s]
+  send-floor  a 100,000-recipient campaign and 10,000 transactional messages, 2 workers, on
+              PostgreSQL against a no-ORM floor in the same run (benchmarks/send_vs_floor.py)
+              [>= 0.75 x floor]
 """
 
 import argparse
+import os
 import resource
 import statistics
 import subprocess
@@ -226,11 +230,11 @@ def bench_fanout(recipients: int) -> list[Row]:
     return [Row("fanout", "output", line) for line in out[-3:]]
 
 
-def _own_process(name: str, quick: bool) -> list[Row]:
+def _own_process(name: str, quick: bool, *args: str) -> list[Row]:
     """benchmarks/NAME in its own process (it needs PostgreSQL and gunicorn): its --tsv rows."""
     script = Path(__file__).with_name(name)
     out = subprocess.run(
-        [sys.executable, str(script), "--tsv", *(["--quick"] if quick else [])],
+        [sys.executable, str(script), "--tsv", *(["--quick"] if quick else []), *args],
         stdout=subprocess.PIPE,
         text=True,
         check=True,
@@ -244,6 +248,17 @@ def bench_api(quick: bool) -> list[Row]:
 
 def bench_webhooks(quick: bool) -> list[Row]:
     return _own_process("webhooks.py", quick)
+
+
+def bench_send_floor(quick: bool) -> list[Row]:
+    """Both kinds of sending against their floor (benchmarks/send_vs_floor.py): PostgreSQL."""
+    if not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres"):
+        return [Row("send-floor", "mailhub / floor", "n/a (needs BENCH_DATABASE_URL: PostgreSQL)")]
+    return [
+        row
+        for kind in ("campaign", "transactional")
+        for row in _own_process("send_vs_floor.py", quick, "--kind", kind)
+    ]
 
 
 def main() -> None:
@@ -289,6 +304,8 @@ def main() -> None:
         rows += bench_api(args.quick)
     if not args.only or "webhooks" in args.only:
         rows += bench_webhooks(args.quick)
+    if not args.only or "send-floor" in args.only:
+        rows += bench_send_floor(args.quick)
 
     widths = [max(len(getattr(r, f)) for r in rows) for f in ("benchmark", "figure", "value")]
     header = ("benchmark", "figure", "value", "target")
