@@ -156,8 +156,14 @@ def _drain_loop(
         if request.batch or request.alone:
             sender.submit(request, report, slot)
             pacing.used(full=bool(request.batch) and request.batch.batch.size >= _room())
-            if priority == Priority.TRANSACTIONAL and not request.carries(priority):
-                break  # transactional mail is done; bulk has drains of its own
+            # Transactional mail is done (this request was bulk filling the room, or a bulk
+            # retry) unless some is still due; bulk has drains of its own.
+            if (
+                priority == Priority.TRANSACTIONAL
+                and not request.carries(priority)
+                and not _transactional_due()
+            ):
+                break
 
 
 def _holds_transactional(priority: str) -> bool:
@@ -171,7 +177,7 @@ def _rate_limited() -> bool:
 
 
 def _transactional_due() -> bool:
-    return claims.claimable_messages(Priority.TRANSACTIONAL, timezone.now()).exists()
+    return claims.has_due_work(Priority.TRANSACTIONAL, timezone.now())
 
 
 def _room() -> int:
@@ -221,8 +227,13 @@ class _Pacing:
         return max(1.5 * statistics.median(self._recent) + 0.03, self.MIN_LEAD)
 
     def reserves_ahead(self) -> bool:
-        """Whether the next request may get a slot reserved ahead (a backlog, a rate limit)."""
-        return self._backlog and _rate_limited()
+        """Whether the next request may get a slot reserved ahead: a backlog, and a rate limit
+        whose slots are further apart than preparing takes (at a higher limit the next slot
+        is always near: the request is prepared while the previous one is sent, pipelined)."""
+        if not (self._backlog and _rate_limited()):
+            return False
+        spacing = ratelimit.spacing_ms(float(settings.RESEND_RATE_LIMIT)) / 1000
+        return spacing > self.lead()
 
     def slot_ahead(self) -> ratelimit.Reservation | None:
         """Reserve the next slot (unless one is kept from a request that came to nothing) and

@@ -110,9 +110,12 @@ def drain_started(priority: str) -> None:
 # messages accepted meanwhile then enqueue no drain job of their own (a job, and a forked
 # process, per message, while the running drain sends them in its next request anyway). The
 # drain releases the flag when it ends and looks once more: whatever it left is asked for
-# (`release_drain_flag`). A drain that dies holding it leaves a flag that expires after
-# FLAG_TTL, and the reconciler asks again, as for a lost job.
+# (`release_drain_flag`). The held flag lives HELD_TTL seconds and the drain refreshes it
+# before every request: a drain that dies holding it (killed, or Redis failing at the
+# release) blocks new jobs for at most that long, after which messages and the reconciler
+# ask again. A flag that lapses while its drain still runs only lets a job in: harmless.
 HELD = "held"
+HELD_TTL = 5
 # KEYS: the flag. Deletes it only if a drain holds it (not if a job was enqueued meanwhile).
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -125,7 +128,7 @@ return 0
 def hold_drain_flag(priority: str) -> None:
     """Set (or refresh) the flag of `priority` for a drain that serves it; see above."""
     with contextlib.suppress(redis.RedisError):
-        get_redis().set(drain_flag(priority), HELD, ex=FLAG_TTL)
+        get_redis().set(drain_flag(priority), HELD, ex=HELD_TTL)
 
 
 def release_drain_flag(priority: str, *, work_left: Callable[[], bool]) -> None:

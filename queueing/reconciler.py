@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from queueing import hooks, state_machine
-from queueing.claims import claimable_messages, due
+from queueing.claims import has_due_work
 from queueing.connection import get_redis
 from queueing.enqueue import request_drain, request_event_processing
 from queueing.events import add_events
@@ -201,13 +201,7 @@ def request_drains_for_due_work() -> int:
     now = timezone.now()
     requested = 0
     for priority in (Priority.TRANSACTIONAL, Priority.BULK):
-        has_work = (
-            claimable_messages(priority, now).exists()
-            or SendBatch.objects.filter(status=BatchStatus.QUEUED, priority=priority)
-            .filter(due(now))
-            .exists()
-        )
-        if has_work and request_drain(priority):
+        if has_due_work(priority, now) and request_drain(priority):
             requested += 1
     return requested
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from django.db import connection
 
 from queueing.claims import postgres, sqlite
-from queueing.claims.base import BatchClaim, MessageClaim, claimable_messages, due
+from queueing.claims.base import BatchClaim, MessageClaim, claimable_messages, due, has_due_work
 from queueing.claims.batches import claim_due_batch, freeze_batch, hold_alone
 from queueing.claims.postgres import hold_messages, store_claims
 from queueing.claims.stored import claim_after_failure, claim_messages
@@ -28,6 +28,7 @@ __all__ = [
     "claims_at_freeze",
     "due",
     "freeze_batch",
+    "has_due_work",
     "hold_alone",
     "hold_messages",
     "store_claims",

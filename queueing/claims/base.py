@@ -12,7 +12,14 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from queueing.models import HeldCampaign, Message, MessageStatus, SendBatch, SenderDomainPause
+from queueing.models import (
+    BatchStatus,
+    HeldCampaign,
+    Message,
+    MessageStatus,
+    SendBatch,
+    SenderDomainPause,
+)
 
 
 @dataclass
@@ -74,3 +81,14 @@ def claim_fields(token: uuid.UUID, worker: str, now: datetime) -> dict:
         "lease_expires_at": lease_end(now),
         "updated_at": now,
     }
+
+
+def has_due_work(priority: str, now: datetime) -> bool:
+    """Whether a drain of `priority` would find something to send now: a claimable message
+    or a frozen batch whose retry is due."""
+    return (
+        claimable_messages(priority, now).exists()
+        or SendBatch.objects.filter(status=BatchStatus.QUEUED, priority=priority)
+        .filter(due(now))
+        .exists()
+    )

@@ -131,9 +131,10 @@ def stored_group(
     turn (`priorities` in order: the first's go first), store the claim at once, and hand
     them to `prepare(token, group, stored=True)`; None when nothing is due."""
     token, group = uuid.uuid4(), []
-    for priority in priorities:
-        if len(group) < limit:
-            group += claim_messages(
-                priority, alone=False, limit=limit - len(group), worker=worker, token=token
-            )[1]
+    with transaction.atomic():  # the group's claim is stored whole, or not at all
+        for priority in priorities:
+            if len(group) < limit:
+                group += claim_messages(
+                    priority, alone=False, limit=limit - len(group), worker=worker, token=token
+                )[1]
     return prepare(token, group, stored=True) if group else None

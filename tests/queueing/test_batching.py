@@ -304,3 +304,33 @@ def test_a_drain_job_enqueued_meanwhile_keeps_its_flag(settings):
     get_redis().set(flag, enqueue.HELD)
     enqueue.release_drain_flag(Priority.TRANSACTIONAL, work_left=lambda: False)
     assert get_redis().get(flag) is None
+
+
+def test_a_transactional_drain_goes_on_while_transactional_mail_is_due(sandbox, settings):
+    """Its first request may be a bulk retry (due batches go first); the transactional
+    message it was started for still leaves in the same drain."""
+    from queueing import recording
+    from queueing.delivery import DrainReport, drain, prepare_next
+    from queueing.models import EventKind, Priority
+
+    settings.RESEND_RATE_LIMIT = 1000
+    accept_bulk(5)
+    retry = prepare_next((Priority.BULK,), "w", DrainReport())
+    recording.release(retry.batch, 0.0, EventKind.RATE_LIMITED, "back in the queue")
+    (code,) = accept(1)
+    drain(Priority.TRANSACTIONAL)
+    first, second = requests_in_order(sandbox)
+    assert priorities_of(first) == ["bulk"] * 5  # the frozen retry, as it was
+    assert priorities_of(second) == ["transactional"]
+    code.refresh_from_db()
+    assert code.status == MessageStatus.SENT
+
+
+def test_a_held_flag_lapses_soon_if_its_drain_dies():
+    from queueing import enqueue
+    from queueing.connection import get_redis
+    from queueing.models import Priority
+
+    enqueue.hold_drain_flag(Priority.TRANSACTIONAL)
+    ttl = get_redis().ttl(enqueue.drain_flag(Priority.TRANSACTIONAL))
+    assert 0 < ttl <= enqueue.HELD_TTL < enqueue.FLAG_TTL
