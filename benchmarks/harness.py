@@ -212,3 +212,15 @@ def stop_workers(workers: list[subprocess.Popen], timeout: float = 30) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+def wait_campaign_sent(campaign, timeout: float, interval: float = 0.5) -> None:
+    """Until the campaign is `sent`; the benchmark fails if it is not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        campaign.refresh_from_db()
+        if campaign.status == "sent":
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the campaign is still {campaign.status} after {timeout} s")
+        time.sleep(interval)

@@ -43,6 +43,7 @@ from harness import (
     sandbox_process,
     start_worker,
     stop_workers,
+    wait_campaign_sent,
 )
 
 ACCEPT_CHUNK = 100  # like one API batch call
@@ -166,17 +167,6 @@ def bench_rate_limited(control, count: int, *, priority: str, name: str, target:
             "<= 2",
         ),
     ]
-
-
-def wait_campaign_sent(campaign, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        campaign.refresh_from_db()
-        if campaign.status == "sent":
-            return
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the campaign is still {campaign.status} after {timeout} s")
-        time.sleep(0.5)
 
 
 def bench_latency(control, samples: int) -> list[Row]:

@@ -30,6 +30,7 @@ from harness import (
     sandbox_process,
     start_worker,
     stop_workers,
+    wait_campaign_sent,
     wait_for_workers,
 )
 
@@ -105,14 +106,7 @@ def one_run(run: int, url: str, recipients: int, interval: float) -> dict:
                 raise SystemExit("the campaign sent nothing within 60 s")
             time.sleep(0.05)
         trickle.start()
-        deadline = time.monotonic() + 600
-        while True:
-            campaign.refresh_from_db()
-            if campaign.status == "sent":
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the campaign is still {campaign.status} after 600 s")
-            time.sleep(0.2)
+        wait_campaign_sent(campaign, 600, interval=0.2)
         trickle.stopping.set()
         trickle.join()
         deadline = time.monotonic() + 60
