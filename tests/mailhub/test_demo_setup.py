@@ -11,6 +11,7 @@ from campaigns.models import Campaign, Template
 from mailhub import demo_data
 from queueing.models import Message
 from recipients.models import ImportRun, Recipient, Subscription
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +52,14 @@ def test_demo_setup_seeds_a_sent_and_a_sending_campaign_and_twice_is_safe(start_
     assert live.audience_size == 400 and live.started_at >= sent.finished_at
     assert Message.objects.filter(subject__startswith="Welcome to mailhub, ").count() == 3
 
+    # The second campaign's messages are written by the worker's fan-out job, after the
+    # command returned: compare once they are all there.
+    assert wait_until(
+        lambda: Campaign.objects.filter(pk=live.pk, fanout_finished_at__isnull=False).exists(),
+        30,
+    )
     before = snapshot()
+    assert before["messages"] == 30 + 400 + 4
     out = run("--newsletter-size", "30", "--customers-size", "400", "--wait", "0")
     assert snapshot() == before
     assert "Sending" not in out and "Imported" not in out
