@@ -23,11 +23,11 @@ MARK = "window.__notReloaded = true"
 NOT_RELOADED = "window.__notReloaded === true"
 
 
-def screenshots(page, name: str) -> list[Path]:
+def screenshots(page, name: str, schemes: tuple[str, ...] = ("light", "dark")) -> list[Path]:
     """The page at 1280 px in the light and the dark colour scheme."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     paths = []
-    for scheme in ("light", "dark"):
+    for scheme in schemes:
         page.emulate_media(color_scheme=scheme)
         path = SCREENSHOTS / f"{name}-{scheme}.png"
         page.screenshot(path=str(path), full_page=True)
@@ -148,7 +148,9 @@ def test_pause_and_resume_while_the_page_follows_the_counters(
     )
     assert page.evaluate(NOT_RELOADED)
     assert page.inner_text("[data-field=eta]") != "—"
-    screenshots(page, "campaign-sending")
+    # Light only: switching the colour scheme of a page that redraws itself every second
+    # once hung Chromium (a CI run stopped there for minutes); the sent page has both.
+    screenshots(page, "campaign-sending", schemes=("light",))
 
     page.click("button:text('Pause')")
     page.wait_for_selector("button:text('Resume')")
