@@ -108,6 +108,13 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
+    # Parameters are sent apart from the statement text instead of being quoted into it by
+    # the client, and a statement run five times on a connection is prepared once: the send
+    # path's statements repeat per batch with 100-odd parameters each (docs/PERFORMANCE.md).
+    # Off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode
+    # before 1.21).
+    if env.bool("DATABASE_SERVER_SIDE_BINDING", default=True):
+        DATABASES["default"]["OPTIONS"].setdefault("server_side_binding", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from queueing.addresses import bare_address
+from queueing.bulk_sql import select_in
 from recipients.forgotten import forgotten_labels
 from recipients.models import List, Recipient, Subscription, Suppression
 from recipients.normalise import normalise_email
@@ -32,14 +33,20 @@ def suppressed_addresses(addresses: Iterable[str], *, marketing: bool) -> dict[s
     # Erased people's addresses are held as keyed hashes (recipients.forgotten): asked for in
     # the same IN (…) on the same unique index.
     hashed = forgotten_labels(bare)
-    rows = Suppression.objects.filter(email__in=[*bare, *hashed])
-    if not marketing:
-        rows = rows.filter(scope=Suppression.Scope.ALL)
+    # Raw rows (bulk_sql): every batch sent asks this for its 100-odd addresses, and the
+    # ORM's IN (…) cost more to build than the indexed read.
+    rows = select_in(
+        Suppression,
+        ("email", "reason", "scope"),
+        "email",
+        [*bare, *hashed],
+        where=None if marketing else {"scope": Suppression.Scope.ALL},
+    )
     return {
         hashed.get(email, email): (
             f"{Suppression.Reason(reason).label} ({Suppression.Scope(scope).label.lower()})"
         )
-        for email, reason, scope in rows.values_list("email", "reason", "scope")
+        for email, reason, scope in rows
     }
 
 

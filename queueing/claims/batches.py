@@ -43,15 +43,22 @@ def freeze_batch(
             claimed_by=worker[:255],
             lease_expires_at=lease_end(now),
         )
+        just_rendered = {m.pk for m in rendered}
         if not stored:
             for m in members:
                 m.lease_expires_at = None  # the batch holds the lease
                 m.batch = batch
-            store_held(
-                members, ("batch", *CONTENT_COLUMNS), lambda m: (batch.pk, *content_values(m))
-            )
+            # Content only where it was rendered just now: a transactional message's stored
+            # content is what it sends, and writing it back unchanged cost as much again.
+            fresh = [m for m in members if m.pk in just_rendered]
+            as_stored = [m for m in members if m.pk not in just_rendered]
+            if fresh:
+                store_held(
+                    fresh, ("batch", *CONTENT_COLUMNS), lambda m: (batch.pk, *content_values(m))
+                )
+            if as_stored:
+                store_held(as_stored, ("batch",), lambda m: (batch.pk,))
             return BatchClaim(batch=batch, token=token, members=members)
-        just_rendered = {m.pk for m in rendered}
         state_machine.move_each(
             ("batch", *CONTENT_COLUMNS),
             {m.pk: (batch.pk, *content_values(m)) for m in members if m.pk in just_rendered},
