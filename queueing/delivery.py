@@ -450,8 +450,9 @@ def _prepare(token, group: list[Message], *, stored: bool) -> tuple[list[Message
 def _blocked(group: list[Message]) -> dict[int, str]:
     """Which messages go to an address that may not receive their kind of mail, and why."""
     reasons: dict[int, str] = {}
+    marketing_ids = {m.pk for m in group if _is_marketing(m)}
     for marketing in (False, True):
-        subset = [m for m in group if _is_marketing(m) == marketing]
+        subset = [m for m in group if (m.pk in marketing_ids) == marketing]
         if not subset:
             continue
         refused = hooks.refused_addresses(

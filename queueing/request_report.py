@@ -65,7 +65,8 @@ def observe_latency(messages: Sequence[Message], answered_at: datetime) -> None:
     the transaction that records `sent` commits."""
     observations = []
     for m in messages:
-        if m.get_deferred_fields() & {"created_at", "scheduled_at", "priority"}:
+        loaded = m.__dict__  # a deferred field is one missing here (Model.get_deferred_fields)
+        if "created_at" not in loaded or "scheduled_at" not in loaded or "priority" not in loaded:
             continue  # not loaded: a query per message is not worth a histogram sample
         start = max(m.created_at, m.scheduled_at) if m.scheduled_at else m.created_at
         observations.append(((m.priority,), max((answered_at - start).total_seconds(), 0.0)))

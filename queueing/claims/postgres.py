@@ -7,8 +7,10 @@ per email. (SQLite has no row locks, and a transaction held open while rendering
 every other writer: there the claim is stored first, see claims.sqlite.)
 """
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -38,12 +40,9 @@ def _hold(
     priority: str, *, limit: int, worker: str, after: int, token: uuid.UUID
 ) -> tuple[uuid.UUID, list]:
     now = timezone.now()
-    held = list(
-        claimable_messages(priority, now)
-        .filter(send_alone=False, id__gt=after)
-        .order_by("id")
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
-    )
+    sql, params, now_at, after_at = _hold_statement(priority, limit)
+    values = [now if i in now_at else after if i == after_at else p for i, p in enumerate(params)]
+    held = list(Message.objects.raw(sql, values))
     fields = claim_fields(token, worker, now)
     for message in held:  # what the stored claim's statement sets, in memory
         for name, value in fields.items():
@@ -51,6 +50,31 @@ def _hold(
         message.attempts += 1
         message.first_attempt_at = message.first_attempt_at or now
     return token, held
+
+
+# Stand-ins for the two values that change from one hold to the next, compiled into the
+# statement once and replaced by position at every hold.
+_NOW = datetime(2000, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+_AFTER = -987_654_321_987
+
+
+@functools.lru_cache(maxsize=32)
+def _hold_statement(priority: str, limit: int) -> tuple[str, tuple, frozenset[int], int]:
+    """The hold's SELECT … FOR UPDATE SKIP LOCKED, compiled by the ORM once per priority and
+    limit: building it (the claimable filter with its subqueries) cost more than running it.
+    Returns the SQL, its parameters, and where `now` and `after` go in them."""
+    query = (
+        claimable_messages(priority, _NOW)
+        .filter(send_alone=False, id__gt=_AFTER)
+        .order_by("id")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    sql, params = query.query.sql_with_params()
+    now_at = frozenset(i for i, p in enumerate(params) if p == _NOW)
+    after_at = [i for i, p in enumerate(params) if p == _AFTER]
+    if not now_at or len(after_at) != 1:  # pragma: no cover - the query's shape changed
+        raise RuntimeError("the hold statement's time or cursor parameter was not found")
+    return sql, tuple(params), now_at, after_at[0]
 
 
 # What a held claim writes per row when it is stored (the status is set by the move).

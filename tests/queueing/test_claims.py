@@ -2,12 +2,15 @@
 batch and content together, inside one transaction."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from queueing import claims, delivery
-from queueing.models import Message, MessageStatus, Priority
+from queueing.models import Message, MessageStatus, Priority, SenderDomainPause
 from queueing.services import message_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -148,3 +151,54 @@ def test_a_hold_that_ends_clears_its_mark():
     request = delivery.prepare_next((Priority.TRANSACTIONAL,), "w", delivery.DrainReport())
     assert request is not None and request.batch is not None
     assert get_redis().get("mailhub:holding:w") is None
+
+
+def hold(limit: int = 100) -> list[int]:
+    """Hold and let go (the transaction rolls back): the ids a hold takes now."""
+    with transaction.atomic():
+        _, held = claims.hold_messages(Priority.TRANSACTIONAL, limit=limit, worker="w")
+        ids = [m.pk for m in held]
+        transaction.set_rollback(True)
+    return ids
+
+
+def test_the_hold_statement_compiled_once_still_asks_about_now_the_cursor_and_pauses():
+    """The hold's SQL is compiled once per priority and limit; each hold still gives it the
+    current time and this process's cursor, and reads pauses when it runs."""
+    first, later, paused = accept(3)
+    Message.objects.filter(pk=later.pk).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    Message.objects.filter(pk=paused.pk).update(from_domain="paused.example")
+    pause = SenderDomainPause.objects.create(domain="paused.example", reason="test")
+    assert hold() == [first.pk]  # compiled here
+    Message.objects.filter(pk=later.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    # Due now; and this process's cursor stands after the first message (held last time).
+    assert hold() == [later.pk]
+    pause.lifted_at = timezone.now()
+    pause.save()
+    claims.stored._cursors.clear()
+    assert hold() == [first.pk, later.pk, paused.pk]
+    claims.stored._cursors.clear()
+    assert hold(limit=2) == [first.pk, later.pk]  # another limit, another statement
+
+
+def test_a_held_group_that_was_not_rendered_keeps_its_content_as_accepted():
+    """A transactional group's freeze writes claim and batch only; the content it sends is
+    the one stored at acceptance, untouched."""
+    messages = accept(2)
+    with CaptureQueriesContext(connection) as queries:
+        request = delivery.prepare_next(
+            (Priority.TRANSACTIONAL,), "worker-a", delivery.DrainReport()
+        )
+    assert request is not None and request.batch is not None
+    writes = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("UPDATE")]
+    assert writes and not any('"html"' in sql for sql in writes), writes
+    for message in Message.objects.filter(pk__in=[m.pk for m in messages]):
+        assert (message.subject, message.text, message.batch_id) == (
+            message.subject,
+            "Hello",
+            request.batch.batch.pk,
+        )
