@@ -1,0 +1,143 @@
+"""The SQLite import writer: new people inserted without lookups, proven by the unique indexes,
+and the lookup path when a chunk meets people already stored."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.db import connection
+
+from recipients.imports import sqlite
+from recipients.imports.service import recipients_import
+from recipients.imports.sqlite import SqliteWriter, attributes_json, merged_attributes
+from recipients.models import Recipient, Subscription
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite writer"),
+]
+
+
+def run(text: str, slug: str = "news"):
+    report = io.StringIO()
+    summary = recipients_import(file=io.BytesIO(text.encode()), list_slug=slug, report=report)
+    return summary, list(csv.reader(io.StringIO(report.getvalue())))
+
+
+@pytest.fixture
+def statements():
+    """The SQL run on the sqlite3 connection under Django's while the test runs."""
+    seen: list[str] = []
+    connection.ensure_connection()
+    connection.connection.set_trace_callback(seen.append)
+    yield seen
+    connection.connection.set_trace_callback(None)
+
+
+def lookups(seen: list[str]) -> list[str]:
+    """The SELECTs of stored people (by address or external id) among `seen`."""
+    return [
+        s
+        for s in seen
+        if s.startswith("SELECT") and "recipients_recipient" in s and "max(id)" not in s
+    ]
+
+
+def test_new_people_are_inserted_without_looking_anyone_up(statements, monkeypatch):
+    monkeypatch.setattr(SqliteWriter, "chunk_size", 2)
+    summary, _ = run(
+        "email,first_name,external_id,plan\n"
+        "ann@example.com,Ann,x-1,pro\n"
+        "bob@example.com,Bob,,\n"
+        "cat@example.com,Cat,x-3,free\n"
+    )
+    assert (summary.created, summary.subscribed, summary.rejected) == (3, 3, 0)
+    assert lookups(statements) == []  # the unique indexes said they were new
+    ann = Recipient.objects.get(email="ann@example.com")
+    assert (ann.first_name, ann.external_id, ann.attributes) == ("Ann", "x-1", {"plan": "pro"})
+    assert Recipient.objects.get(email="bob@example.com").attributes == {}
+    assert Subscription.objects.filter(status="subscribed", source="import").count() == 3
+
+
+def test_a_chunk_meeting_stored_people_is_looked_up_and_the_next_clean_one_is_not(
+    statements, make_list, monkeypatch
+):
+    """Chunks of two: new, new | new, stored (the INSERT fails on its second row and is rolled
+    back) | new, someone else's external id (looked up again: the chunk before found people)
+    | new, new (the chunk before found nobody: inserted without lookups)."""
+    news = make_list("news")
+    dan = Recipient.objects.create(email="dan@example.com", first_name="Dan")
+    Recipient.objects.create(email="owner@example.com", external_id="own-1")
+    monkeypatch.setattr(SqliteWriter, "chunk_size", 2)
+    summary, report = run(
+        "email,first_name,external_id\n"
+        "a@example.com,A,\n"
+        "b@example.com,B,\n"
+        "c@example.com,C,\n"
+        "dan@example.com,Daniel,\n"
+        "e@example.com,E,\n"
+        "f@example.com,F,own-1\n"
+        "g@example.com,G,\n"
+        "h@example.com,H,\n"
+    )
+    during = lookups(statements)
+    counts = (summary.created, summary.updated, summary.unchanged, summary.rejected)
+    assert counts == (6, 1, 0, 1)
+    assert summary.subscribed == 7
+    assert [r[:2] for r in report[1:]] == [
+        ["7", "external_id 'own-1' belongs to owner@example.com"]
+    ]
+    assert Recipient.objects.filter(email="c@example.com").count() == 1
+    dan.refresh_from_db()
+    assert dan.first_name == "Daniel"
+    subscribed = Subscription.objects.filter(list=news, status="subscribed")
+    assert set(subscribed.values_list("recipient__email", flat=True)) == {
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+        "dan@example.com",
+        "e@example.com",
+        "g@example.com",
+        "h@example.com",
+    }
+    # The people of the second and third chunks, and the owner of the third's external id.
+    assert len(during) == 3
+
+
+def test_lookups_go_from_the_json_list_to_the_indexes():
+    """json_each is kept outside each join: one index probe per value, never a scan of the
+    list's subscriptions (what SQLite picked for the statuses without CROSS JOIN)."""
+    connection.ensure_connection()
+    db = connection.connection
+    for statement, params in [
+        (sqlite.PEOPLE, ("[]",)),
+        (sqlite.OWNERS, ("[]",)),
+        (sqlite.STATUSES, ("[]", 1)),
+    ]:
+        plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
+        assert plan[0].startswith("SCAN j"), plan
+        assert plan[1].startswith("SEARCH") and "INDEX" in plan[1], plan
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {},
+        {"plan": "pro"},
+        {"plan": "pro", "country": "NL"},
+        {"naam": "Zoë", "quote": 'say "hi"', "back\\slash": "tab\there", "ctl": "\x01\n"},
+        {"emoji": "😀", "": ""},
+    ],
+)
+def test_attributes_json_is_what_json_dumps_writes(attributes):
+    assert attributes_json(attributes) == json.dumps(attributes)
+
+
+def test_merged_attributes_decodes_only_what_differs():
+    stored = json.dumps({"plan": "pro", "country": "NL"})
+    assert merged_attributes(stored, {}) == (stored, False)
+    assert merged_attributes(stored, {"plan": "pro", "country": "NL"}) == (stored, False)
+    assert merged_attributes(stored, {"country": "NL"}) == (stored, False)
+    text, changed = merged_attributes(stored, {"country": "BE", "tier": "1"})
+    assert changed and json.loads(text) == {"plan": "pro", "country": "BE", "tier": "1"}
