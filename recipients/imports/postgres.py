@@ -27,14 +27,13 @@ recipient never change, a file never re-subscribes someone who left.
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from recipients.imports.rows import Reject, Row
+from recipients.imports.rows import Reject, Row, attributes_json
 from recipients.imports.summary import ImportCounts
 from recipients.models import List, Recipient, Source, Subscription
 from recipients.tokens import new_unsubscribe_tokens
@@ -60,7 +59,6 @@ class PostgresWriter:
         """`chunk` and its rows as COPY text for the staging table. Pure Python, run in the
         parsing thread: the writing thread is then left with nothing but the database's work."""
         tokens = new_unsubscribe_tokens(len(chunk))
-        dumps = json.dumps
         text = stage_text(
             (
                 row.line,
@@ -68,7 +66,7 @@ class PostgresWriter:
                 row.fields.get("first_name", ""),
                 row.fields.get("last_name", ""),
                 row.fields.get("external_id"),
-                dumps(row.attributes),
+                attributes_json(row.attributes),
                 token,
             )
             for row, token in zip(chunk, tokens, strict=True)
@@ -80,6 +78,7 @@ class PostgresWriter:
         chunk, text = prepared
         if not self.staging:
             create_stage()
+            check_subscriptions(immediately=True)
             self.staging = True
         stage(text)
         now = timezone.now()
@@ -120,6 +119,11 @@ class PostgresWriter:
         self.counts.subscribed += subscribed
         self.counts.kept_unsubscribed += kept
 
+    def finish(self) -> None:
+        """The import has written its last chunk."""
+        if self.staging:
+            check_subscriptions(immediately=False)
+
 
 STAGE = "recipients_import_stage"
 STAGE_COLUMNS = ("line", "email", "first_name", "last_name", "external_id", "attributes", "token")
@@ -142,6 +146,27 @@ def create_stage() -> None:
             "last_name text NOT NULL, external_id text, attributes jsonb NOT NULL, "
             "token text NOT NULL) ON COMMIT DROP"
         )
+
+
+def check_subscriptions(*, immediately: bool) -> None:
+    """Check the subscriptions' foreign keys (to the recipient, to the list) at the end of
+    each statement while the import writes, or again when the transaction commits (Django's
+    constraints are deferred).
+
+    Checked at commit, the 2 checks per new subscription (2 x 89,000 in the benchmark,
+    1.2-1.7 s of the server's time) were the last thing the import waited for, with nothing
+    else to do; checked by each chunk's statement, the parsing thread reads ahead meanwhile.
+    A failed import rolls back the change with the rest (a savepoint restores the mode)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT quote_ident(conname) FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'f' AND condeferrable ORDER BY conname",
+            [Subscription._meta.db_table],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+        if names:
+            mode = "IMMEDIATE" if immediately else "DEFERRED"
+            cursor.execute(f"SET CONSTRAINTS {', '.join(names)} {mode}")
 
 
 def stage_text(rows: Iterable[Sequence[object]]) -> str:

@@ -6,13 +6,15 @@ import io
 import json
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from recipients.exceptions import ImportFileError
 from recipients.imports import sqlite
 from recipients.imports.postgres import PostgresWriter
+from recipients.imports.rows import attributes_json
 from recipients.imports.service import recipients_import
-from recipients.imports.sqlite import SqliteWriter, attributes_json, merged_attributes
+from recipients.imports.sqlite import SqliteWriter, merged_attributes
 from recipients.models import Recipient, Subscription
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +157,34 @@ def test_merged_attributes_decodes_only_what_differs():
     assert merged_attributes(stored, {"country": "NL"}) == (stored, False)
     text, changed = merged_attributes(stored, {"country": "BE", "tier": "1"})
     assert changed and json.loads(text) == {"plan": "pro", "country": "BE", "tier": "1"}
+
+
+def dangling_subscription_is_accepted_until_commit(news) -> None:
+    """The subscriptions' foreign keys are deferred (Django's default): a subscription of a
+    recipient that does not exist is refused only when the constraints are checked. (In a
+    savepoint rolled back after, so that the test's own check at the end passes.)"""
+    with transaction.atomic():
+        Subscription.objects.create(recipient_id=987_654_321, list=news, status="subscribed")
+        with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        transaction.set_rollback(True)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's constraint modes")
+def test_the_subscription_checks_are_deferred_again_after_an_import(make_list, chunks_of_two):
+    """PostgreSQL checks the subscriptions' foreign keys per statement while the import
+    writes; afterwards the rest of the transaction has them deferred again."""
+    news = make_list("news")
+    summary, _ = run("email\na@example.com\nb@example.com\nc@example.com\n")
+    assert summary.subscribed == 3
+    dangling_subscription_is_accepted_until_commit(news)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's constraint modes")
+def test_the_subscription_checks_are_deferred_again_after_a_failed_import(make_list, chunks_of_two):
+    news = make_list("news")
+    data = "email\n" + "".join(f"p{i}@example.com\n" for i in range(5000))
+    with pytest.raises(ImportFileError):
+        recipients_import(file=io.BytesIO(data.encode() + b"\xff\n"), list_slug="news")
+    assert not Recipient.objects.exists()
+    dangling_subscription_is_accepted_until_commit(news)
