@@ -353,7 +353,12 @@ def write_new_and_changed(target: List, now: datetime, source: str) -> tuple[int
             "s.attributes AS new_attributes, s.token, r.id, "
             + ", ".join(f"{value} AS {column}" for column, value in merged.items())
             + f", {new} IS DISTINCT FROM {old} AS differs "
-            f"FROM {STAGE} s LEFT JOIN {RECIPIENT} r ON r.email = s.email), "
+            # One probe of the email index per staged row (LATERAL … LIMIT 1 keeps it a
+            # nested loop; email is unique): a join would hash the whole table for every
+            # chunk, the more the larger the table.
+            f"FROM {STAGE} s LEFT JOIN LATERAL (SELECT r.id, r.first_name, r.last_name, "
+            f"r.external_id, r.attributes FROM {RECIPIENT} r WHERE r.email = s.email LIMIT 1) r "
+            "ON true), "
             # Existing people whose row changes; unchanged rows are not written at all, and
             # the token and created_at of an existing row never change.
             f"changed AS (UPDATE {RECIPIENT} r SET {sets}, updated_at = %(now)s "
@@ -364,8 +369,10 @@ def write_new_and_changed(target: List, now: datetime, source: str) -> tuple[int
             "token, %(now)s, %(now)s FROM found WHERE id IS NULL RETURNING id), "
             # A new person has no subscription yet.
             "people AS MATERIALIZED (SELECT id, NULL::varchar AS status FROM created "
-            f"UNION ALL SELECT f.id, sub.status FROM found f LEFT JOIN {SUBSCRIPTION} sub "
-            "ON sub.recipient_id = f.id AND sub.list_id = %(list)s WHERE f.id IS NOT NULL), "
+            # Probed per person too, not a hash of the list's every subscription.
+            "UNION ALL SELECT f.id, sub.status FROM found f LEFT JOIN LATERAL (SELECT "
+            f"sub.status FROM {SUBSCRIPTION} sub WHERE sub.recipient_id = f.id "
+            "AND sub.list_id = %(list)s LIMIT 1) sub ON true WHERE f.id IS NOT NULL), "
             f"confirmed AS (UPDATE {SUBSCRIPTION} sub SET status = %(subscribed)s, "
             "source = %(source)s, subscribed_at = %(now)s, confirmed_at = %(now)s, "
             "updated_at = %(now)s FROM people p WHERE p.status = %(pending)s "
