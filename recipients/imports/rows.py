@@ -14,6 +14,7 @@ exports and reports escape them) loses one apostrophe (recipients.csv_cells.unes
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 
 from django.core.exceptions import ValidationError
 
@@ -42,7 +43,7 @@ FIELD_ALIASES = {
 FIELD_MAX_LENGTH = {"first_name": 150, "last_name": 150, "external_id": 255}
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int
     raw: list[str]
@@ -130,12 +131,21 @@ class RowParser:
                     reason = f"{name} is {len(value)} characters; the limit is {limit}"
                     return Row(line, raw, email, fields, {}, problem=reason)
                 fields[name] = value
-        attributes = {
-            name: unescape_cell(value) if value[0] == "'" else value
-            for index, name in self.attribute_columns
-            if (value := raw[index].strip())
-        }
+        # A loop, not a comprehension: Python 3.11 makes a function call of every one.
+        attributes: dict[str, str] = {}
+        for index, name in self.attribute_columns:
+            if value := raw[index].strip():
+                attributes[name] = unescape_cell(value) if value[0] == "'" else value
         return Row(line, raw, email, fields, attributes)
+
+
+def attributes_json(attributes: dict[str, str]) -> str:
+    """json.dumps(attributes) of a row's attributes (text keys and values), built from its own
+    string encoder: several times faster for a row's few short attributes."""
+    if not attributes:
+        return "{}"
+    encode = encode_basestring_ascii
+    return "{" + ", ".join([f"{encode(k)}: {encode(v)}" for k, v in attributes.items()]) + "}"
 
 
 def chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:

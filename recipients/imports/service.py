@@ -144,6 +144,7 @@ def _write_rows(
             for last_line, item in items:
                 writer.write(item)
                 progress.written(last_line - header_lines)
+            writer.finish()
         finally:
             items.close()  # the parsing thread is done with the scratch file before it closes
 

@@ -25,6 +25,9 @@ class Writer(Protocol):
     def write(self, prepared: Any) -> None:
         """Write what `prepare` returned, adding to the counts; rejects rows through `reject`."""
 
+    def finish(self) -> None:
+        """After the last chunk was written (not called when the import fails)."""
+
 
 def writer_for_database(target: List, counts: ImportCounts, reject: Reject) -> Writer:
     writer = PostgresWriter if connection.vendor == "postgresql" else SqliteWriter
