@@ -33,7 +33,7 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from recipients.imports.rows import Reject, Row, attributes_json
+from recipients.imports.rows import Reject, Row, new_person_values
 from recipients.imports.summary import ImportCounts
 from recipients.models import List, Recipient, Source, Subscription
 from recipients.tokens import new_unsubscribe_tokens
@@ -60,15 +60,7 @@ class PostgresWriter:
         parsing thread: the writing thread is then left with nothing but the database's work."""
         tokens = new_unsubscribe_tokens(len(chunk))
         text = stage_text(
-            (
-                row.line,
-                row.email,
-                row.fields.get("first_name", ""),
-                row.fields.get("last_name", ""),
-                row.fields.get("external_id"),
-                attributes_json(row.attributes),
-                token,
-            )
+            (row.line, *new_person_values(row), token)
             for row, token in zip(chunk, tokens, strict=True)
         )
         return chunk, text

@@ -148,6 +148,19 @@ def attributes_json(attributes: dict[str, str]) -> str:
     return "{" + ", ".join([f"{encode(k)}: {encode(v)}" for k, v in attributes.items()]) + "}"
 
 
+def new_person_values(row: Row) -> tuple[str, str, str, str | None, str]:
+    """What a new person's row stores from an import row, in the writers' column order:
+    email, first and last name, external id, attributes as JSON text."""
+    fields = row.fields
+    return (
+        row.email,
+        fields.get("first_name", ""),
+        fields.get("last_name", ""),
+        fields.get("external_id"),
+        attributes_json(row.attributes),
+    )
+
+
 def chunks(rows: Iterable[Row], size: int) -> Iterator[list[Row]]:
     """`rows` in lists of `size` (the last one shorter)."""
     chunk: list[Row] = []

@@ -31,7 +31,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from recipients.imports.rows import Reject, Row, attributes_json
+from recipients.imports.rows import Reject, Row, attributes_json, new_person_values
 from recipients.imports.summary import ImportCounts
 from recipients.models import List, Recipient, Source, Subscription
 from recipients.tokens import new_unsubscribe_tokens
@@ -138,16 +138,7 @@ class SqliteWriter:
                 db.executemany(
                     INSERT_RECIPIENT,
                     [
-                        (
-                            row.email,
-                            row.fields.get("first_name", ""),
-                            row.fields.get("last_name", ""),
-                            row.fields.get("external_id"),
-                            attributes_json(row.attributes),
-                            token,
-                            now,
-                            now,
-                        )
+                        (*new_person_values(row), token, now, now)
                         for row, token in zip(chunk, tokens, strict=True)
                     ],
                 )
