@@ -17,12 +17,13 @@ same signature (`_update_postgresql` / `_update_sqlite`, `_insert_postgresql` /
 `_insert_sqlite`), and `_paths()` is the one place that chooses between them:
 
 - PostgreSQL: one `UPDATE … FROM (VALUES …)`, its guards compared with columns of the
-  VALUES list (see `_update_values`); statements skip Django's cursor. With psycopg 3
-  that cursor binds parameters on the client, quoting every value into the SQL text in Python
-  (about 100 µs per email for a batch's rendered content), and the server then parses that
-  text back. They run instead on a psycopg `RawCursor` with native `$n` placeholders: the
-  values travel apart from the SQL, which costs a quarter of the client CPU and about a third
-  less server time (benchmarks/bulk_sql.py).
+  VALUES list (see `_update_values`); the writes skip Django's cursor. Bound on the client
+  (Django's cursor with DATABASE_SERVER_SIDE_BINDING=false), every value is quoted into the
+  SQL text in Python (about 100 µs per email for a batch's rendered content) and parsed back
+  by the server. They run instead on a psycopg `RawCursor` with native `$n` placeholders
+  whatever that setting: the values travel apart from the SQL, which costs a quarter of the
+  client CPU and about a third less server time (benchmarks/bulk_sql.py). `select_in` uses
+  Django's cursor (server-bound by default).
 - SQLite: one prepared UPDATE run per row (`executemany` inside the caller's transaction, which
   SQLite runs about as fast as a single statement); INSERTs through Django's cursor.
 """
