@@ -17,7 +17,9 @@ ensure_venv() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "Installing mailhub and its test tools"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]"
+    # --prefer-binary: a release whose wheel is not on the index yet would otherwise come as a
+    # source build (Playwright's has no Node.js of its own).
+    "$VENV/bin/python" -m pip install --quiet --prefer-binary -e "$ROOT[test]"
     echo "$want" > "$stamp"
   fi
   export PATH="$VENV/bin:$PATH"

@@ -3,6 +3,7 @@
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,27 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def _node_for_playwright() -> str | None:
+    """The Node.js that Playwright's driver should run on, when its own is missing.
+
+    Playwright's wheels bundle Node.js; its source distribution does not, and pip falls back to
+    that when a release's wheel is not on the index yet. The machine's node then runs the driver.
+    """
+    import playwright
+
+    if os.environ.get("PLAYWRIGHT_NODEJS_PATH"):
+        return None
+    if (Path(playwright.__file__).parent / "driver" / "node").is_file():
+        return None
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail(
+            "This Playwright has no Node.js of its own and none is on PATH: install node, "
+            "set PLAYWRIGHT_NODEJS_PATH, or reinstall playwright from a wheel"
+        )
+    return node
+
+
 @pytest.fixture(scope="module")
 def browser(_allow_orm_beside_playwright) -> Iterator:
     from playwright.sync_api import sync_playwright
@@ -27,10 +49,14 @@ def browser(_allow_orm_beside_playwright) -> Iterator:
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: install Debian's chromium (scripts/test does)"
         )
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+    node = _node_for_playwright()
+    with pytest.MonkeyPatch.context() as patch:
+        if node:
+            patch.setenv("PLAYWRIGHT_NODEJS_PATH", node)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            yield browser
+            browser.close()
 
 
 @pytest.fixture(scope="module", autouse=True)
