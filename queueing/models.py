@@ -479,7 +479,18 @@ class MessageEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["message", "created_at"], name="event_message_idx")]
+        indexes = [
+            models.Index(fields=["message", "created_at"], name="event_message_idx"),
+            # Every batch sent looks up its members' provider events (webhooks that came
+            # while a worker held them: provider_events.ranking.reapply_after_sent). Almost
+            # always there are none; this index answers that from provider events only,
+            # where the one above walks each message's whole timeline, or the planner scans.
+            models.Index(
+                fields=["message"],
+                name="event_provider_message_idx",
+                condition=models.Q(kind="provider"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.detail[:60]}"
