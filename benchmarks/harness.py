@@ -138,8 +138,28 @@ def sandbox_process(port: int, *args: str) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+# BENCH_PROFILE_DIR=DIR: py-spy samples every worker (and the job processes it forks) into
+# DIR/worker-PID.txt as raw stacks, GIL holders only. py-spy is not a dependency: install it.
+_profilers: dict[int, subprocess.Popen] = {}
+
+
 def start_worker(*extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A real `rqworker` process; `env` overrides settings for it (e.g. RESEND_RATE_LIMIT)."""
+    worker = _worker_process(*extra, env=env)
+    profile_dir = os.environ.get("BENCH_PROFILE_DIR")
+    if profile_dir:
+        Path(profile_dir).mkdir(parents=True, exist_ok=True)
+        out = Path(profile_dir) / f"worker-{worker.pid}.txt"
+        sampling = ["-r", "200", "--gil", "--nonblocking", "--subprocesses", "-f", "raw"]
+        _profilers[worker.pid] = subprocess.Popen(
+            ["py-spy", "record", *sampling, "-o", str(out), "--pid", str(worker.pid)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    return worker
+
+
+def _worker_process(*extra: str, env: dict[str, str] | None) -> subprocess.Popen:
     return subprocess.Popen(
         [
             sys.executable,
@@ -212,6 +232,9 @@ def stop_workers(workers: list[subprocess.Popen], timeout: float = 30) -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+        profiler = _profilers.pop(worker.pid, None)
+        if profiler is not None:  # py-spy writes its file when its process has ended
+            profiler.wait(timeout=60)
 
 
 def wait_campaign_sent(campaign, timeout: float, interval: float = 0.5) -> None:
