@@ -46,9 +46,7 @@ def test_an_early_provider_event_is_still_found_and_applied():
     first, second = _messages(2)
     Message.objects.filter(pk__in=[first.pk, second.pk]).update(status="sent")
     add_events([(first.pk, EventKind.SENT, "", {})])
-    add_events(
-        [(second.pk, EventKind.PROVIDER, "delivered", {})], provider_event="email.delivered"
-    )
+    add_events([(second.pk, EventKind.PROVIDER, "delivered", {})], provider_event="email.delivered")
     assert reapply_after_sent([first, second]) == 1
     assert Message.objects.get(pk=second.pk).status == "delivered"
     assert Message.objects.get(pk=first.pk).status == "sent"
